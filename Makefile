@@ -1,0 +1,54 @@
+# livefeed — every target sets up what it needs on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck format services bench bench-smoke clean
+
+## run: serve on http://127.0.0.1:8000 with SQLite + the in-process broker
+run: $(STAMP)
+	$(BIN)/livefeed serve --host 127.0.0.1 --port 8000
+
+## test: lint, type-check and run the whole suite against real Redis, PostgreSQL and Chromium
+test: $(STAMP) services
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+	$(BIN)/mypy --strict app
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict app
+
+format: $(STAMP)
+	$(BIN)/ruff format app tests bench
+	$(BIN)/ruff check --fix app tests bench
+
+## services: install redis-server, PostgreSQL, nginx (+Nchan) and Chromium when missing
+services:
+	bash scripts/install-services.sh
+
+## bench: fan-out and page benchmarks against the peers (results in bench/results/)
+bench: $(STAMP) services
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(STAMP) services
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m bench.run --smoke
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "livefeed needs Python 3.11 or newer")'
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || bash scripts/install-services.sh python-venv
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) livefeed.db livefeed.db-* .pytest_cache .mypy_cache .ruff_cache
