@@ -1,0 +1,1 @@
+"""Test and benchmark support: real Redis / PostgreSQL / livefeed processes and fixtures."""
