@@ -1,0 +1,326 @@
+"""Reader pages: ``/`` (feed list), ``/feeds/{slug}`` (live timeline), its Atom feed, ``/static``.
+
+Pages are rendered once per (feed, rev, page parameters) and kept in a small per-app LRU
+cache; each response carries a weak ``ETag`` naming that key plus the asset version, and a
+matching ``If-None-Match`` gets ``304`` after a single feed lookup. Because every change to a
+feed takes a new ``rev``, a cached page can never be stale.
+
+``render_timeline_page`` is the shared path for anything that shows a feed's timeline
+(the reader page here; the chrome-less embed reuses it with its own template).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from app import timeline
+from app.api.deps import SettingsDep, StoreDep
+from app.schemas import Entry, Feed
+from app.store import InvalidCursor
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+DEFAULT_LIMIT = 30
+MAX_LIMIT = 100
+ATOM_ENTRIES = 50
+CACHE_SIZE = 512
+
+HTML_TYPE = "text/html; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
+# Inline <script type="application/json|ld+json"> blocks are data, not scripts: CSP allows
+# them. Entry HTML is sanitized server-side; images may come from anywhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "media-src 'self' https:; connect-src 'self'; frame-src https:; base-uri 'none'; "
+    "form-action 'self'; object-src 'none'"
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+# -- assets and templates ----------------------------------------------------------------------
+
+
+@cache
+def asset_version() -> str:
+    """Digest of the static files and templates: busts browser caches and ETags on deploy."""
+    digest = hashlib.sha256()
+    for folder in (STATIC_DIR, TEMPLATES_DIR):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(WEB_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={asset_version()}"
+
+
+@cache
+def templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "xml"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.globals["static_url"] = static_url
+    env.globals["default_limit"] = DEFAULT_LIMIT
+    return env
+
+
+class StaticAssets(StaticFiles):
+    """``/static``: versioned URLs (``?v=``) are immutable; bare ones revalidate soon."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = (
+                "public, max-age=31536000, immutable" if versioned else "public, max-age=300"
+            )
+        return response
+
+
+def static_app() -> StaticAssets:
+    """Mount at ``/static`` (``app.mount("/static", pages.static_app(), name="static")``)."""
+    return StaticAssets(directory=STATIC_DIR)
+
+
+# -- caching -----------------------------------------------------------------------------------
+
+CacheKey = tuple[Any, ...]
+
+
+class PageCache:
+    """Bounded LRU of rendered bodies keyed by (kind, slug, rev, page parameters)."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[CacheKey, bytes] = OrderedDict()
+
+    def get(self, key: CacheKey) -> bytes | None:
+        body = self._items.get(key)
+        if body is not None:
+            self._items.move_to_end(key)
+        return body
+
+    def put(self, key: CacheKey, body: bytes) -> None:
+        self._items[key] = body
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def page_cache(request: Request) -> PageCache:
+    """One cache per app (not per process): apps in one process may serve other databases."""
+    state = request.app.state
+    cached: PageCache | None = getattr(state, "page_cache", None)
+    if cached is None:
+        cached = PageCache()
+        state.page_cache = cached
+    return cached
+
+
+def etag_for(key: CacheKey) -> str:
+    raw = "|".join(str(part) for part in key) + "|" + asset_version()
+    return 'W/"' + hashlib.blake2s(raw.encode(), digest_size=12).hexdigest() + '"'
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return etag.removeprefix("W/") in tags
+
+
+def _headers(etag: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+    headers.update(extra or {})
+    return headers
+
+
+async def cached_response(
+    request: Request,
+    key: CacheKey,
+    media_type: str,
+    build: Callable[[], Any],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """304 on a matching ``If-None-Match``; else the cached body, else ``await build()``.
+
+    ``build`` returns ``(body, cacheable)``; a body built from data that moved on while it
+    was read (``cacheable`` false) is served but not kept.
+    """
+    etag = etag_for(key)
+    all_headers = _headers(etag, headers)
+    if not_modified(request, etag):
+        return Response(status_code=304, headers=all_headers)
+    store = page_cache(request)
+    body = store.get(key)
+    if body is None:
+        body, cacheable = await build()
+        if cacheable:
+            store.put(key, body)
+    return Response(body, media_type=media_type, headers=all_headers)
+
+
+def not_found_page(message: str) -> HTMLResponse:
+    html = templates().get_template("not_found.html").render(message=message)
+    return HTMLResponse(html, status_code=404, headers={"Cache-Control": "no-cache"})
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+async def render_timeline_page(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    slug: str,
+    *,
+    template: str,
+    before: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    context: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A page showing one page of ``slug``'s timeline through ``template`` (gets ``tl``,
+    ``url``, ``json_ld`` and ``context``); 404 page for an unknown feed or cursor."""
+    feed = await store.get_feed(slug)
+    if feed is None:
+        return not_found_page(f"No live blog called “{slug}”.")
+    extra = context or {}
+    key: CacheKey = (template, slug, feed.rev, before, limit, tuple(sorted(extra.items())))
+
+    async def build() -> tuple[bytes, bool]:
+        nonlocal feed
+        assert feed is not None
+        try:
+            page = await store.list_entries(slug, limit=limit, before=before)
+        except InvalidCursor:
+            raise _NotFoundError(f"No such page of “{feed.title}”.") from None
+        if page.rev != feed.rev:
+            # A change landed between the two reads: render coherent data, don't cache it.
+            feed = await store.get_feed(slug) or feed
+        tl = timeline.build_timeline(
+            feed,
+            page.entries,
+            rev=page.rev,
+            next_before=page.next_before,
+            before=before,
+            limit=limit,
+        )
+        url = timeline.feed_url(settings.public_url, slug)
+        ld = timeline.script_json(timeline.json_ld(feed, page.entries, settings.public_url))
+        html = templates().get_template(template).render(tl=tl, url=url, json_ld=ld, **extra)
+        return html.encode(), page.rev == feed.rev == key[2]
+
+    try:
+        return await cached_response(
+            request, key, HTML_TYPE, build, {"Content-Security-Policy": CSP, **(headers or {})}
+        )
+    except _NotFoundError as exc:
+        return not_found_page(str(exc))
+
+
+class _NotFoundError(Exception):
+    pass
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+async def feed_list(request: Request, store: StoreDep) -> Response:
+    """Every feed, live ones first, most recently updated first within each group."""
+    feeds = sorted(
+        await store.list_feeds(),
+        key=lambda f: (f.status != "live", -f.updated_at.timestamp()),
+    )
+    key: CacheKey = ("index", *((f.slug, f.rev) for f in feeds))
+
+    async def build() -> tuple[bytes, bool]:
+        html = (
+            templates()
+            .get_template("index.html")
+            .render(feeds=[_feed_card(f) for f in feeds], s=timeline.strings("en"))
+        )
+        return html.encode(), True
+
+    return await cached_response(request, key, HTML_TYPE, build, {"Content-Security-Policy": CSP})
+
+
+def _feed_card(feed: Feed) -> dict[str, Any]:
+    zone = timeline.feed_zone(feed.timezone)
+    updated: datetime = feed.updated_at.astimezone(zone)
+    label = (
+        timeline.day_heading(updated.date(), feed.locale)
+        + " · "
+        + timeline.clock_time(updated, zone, feed.locale)
+    )
+    return {
+        "slug": feed.slug,
+        "title": feed.title,
+        "description": feed.description,
+        "status": feed.status,
+        "lang": timeline.html_lang(feed.locale),
+        "s": timeline.strings(feed.locale),
+        "updated_iso": updated.isoformat(timespec="seconds"),
+        "updated_label": label,
+    }
+
+
+@router.api_route("/feeds/{slug}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+async def reader_page(
+    request: Request,
+    slug: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    before: int | None = Query(None, ge=1, description="Show entries older than this id"),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> Response:
+    return await render_timeline_page(
+        request, store, settings, slug, template="feed.html", before=before, limit=limit
+    )
+
+
+@router.api_route("/feeds/{slug}/atom.xml", methods=["GET", "HEAD"])
+async def atom(request: Request, slug: str, store: StoreDep, settings: SettingsDep) -> Response:
+    feed = await store.get_feed(slug)
+    if feed is None:
+        return not_found_page(f"No live blog called “{slug}”.")
+    found: Feed = feed
+    key: CacheKey = ("atom", slug, feed.rev)
+
+    async def build() -> tuple[bytes, bool]:
+        page = await store.list_entries(slug, limit=ATOM_ENTRIES)
+        entries: Sequence[Entry] = page.entries
+        return timeline.atom_feed(found, entries, settings.public_url), page.rev == found.rev
+
+    return await cached_response(request, key, ATOM_TYPE, build)

@@ -1,0 +1,508 @@
+"""Reader-facing presentation of a feed: day groups, localized headings and times, JSON-LD, Atom.
+
+Everything here is pure (no I/O) so the page router can cache its output per feed ``rev``.
+
+Contracts the browser code relies on (``web/static/livefeed.js``):
+
+* A day heading is ``day_pattern`` (a CLDR pattern) applied to the entry's date in the feed's
+  time zone with Babel's *format* names, then its first letter upper-cased. ``client_locale``
+  hands the same pattern and names to the browser so a heading created live is byte-identical
+  to a server-rendered one (the browser's ``Intl`` data differs from Babel's CLDR snapshot).
+* A clock time is ``time_pattern`` applied the same way, and is never shown for an entry whose
+  ``has_time`` is false (imported entries whose export had no clock times).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from functools import lru_cache
+from typing import Any
+from xml.etree import ElementTree as ET
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time, match_skeleton
+
+from app.schemas import Entry, Feed
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DEFAULT_LOCALE = "en_GB"
+HEADLINE_CHARS = 110
+
+# -- locale ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def babel_locale(tag: str) -> Locale:
+    """``fr-FR``/``fr_FR``/``fr`` → Babel locale; unknown tags fall back to ``en_GB``."""
+    try:
+        return Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse(DEFAULT_LOCALE)
+
+
+@lru_cache(maxsize=64)
+def feed_zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _widen(pattern: str) -> str:
+    """Spell weekday and month names out in full in a CLDR pattern (quoted text untouched)."""
+    parts = re.split(r"('(?:[^']|'')*')", pattern)
+    for i in range(0, len(parts), 2):
+        parts[i] = re.sub(r"E+|c+", "EEEE", parts[i])
+        parts[i] = re.sub(r"M{3,}", "MMMM", parts[i])
+    return "".join(parts)
+
+
+@lru_cache(maxsize=64)
+def day_pattern(tag: str) -> str:
+    """The locale's "weekday day month" pattern: ``EEEE d MMMM`` for fr and en-GB."""
+    loc = babel_locale(tag)
+    skeletons = loc.datetime_skeletons
+    best = match_skeleton("MMMMEEEEd", list(skeletons.keys()))
+    if best is None:
+        return "EEEE d MMMM"
+    return _widen(skeletons[best].pattern)
+
+
+@lru_cache(maxsize=64)
+def time_pattern(tag: str) -> str:
+    return str(babel_locale(tag).time_formats["short"].pattern)
+
+
+def capitalize_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def day_heading(day: date, tag: str) -> str:
+    """``Jeudi 24 juin`` (fr-FR), ``Sunday 12 October`` (en-GB)."""
+    return capitalize_first(format_date(day, day_pattern(tag), locale=babel_locale(tag)))
+
+
+def clock_time(moment: datetime, zone: tzinfo, tag: str) -> str:
+    return format_time(
+        moment.astimezone(zone), time_pattern(tag), tzinfo=zone, locale=babel_locale(tag)
+    )
+
+
+# -- UI strings --------------------------------------------------------------------------------
+
+# Plural messages are {"one": ..., "other": ...}; "{n}" is the count.
+_STRINGS: dict[str, dict[str, Any]] = {
+    "en": {
+        "live": "Live",
+        "ended": "Ended",
+        "ended_notice": "This live blog has ended.",
+        "pinned": "Pinned",
+        "key_event": "Key event",
+        "key_events": "Key events",
+        "permalink": "Link to this update",
+        "by": "By",
+        "older": "Older updates",
+        "newer": "Back to the latest updates",
+        "loading": "Loading…",
+        "load_failed": "Could not load older updates. Try again.",
+        "new_updates": {"one": "{n} new update", "other": "{n} new updates"},
+        "announce_new": {"one": "{n} new update", "other": "{n} new updates"},
+        "updated": "Updated",
+        "status_live": "Live",
+        "status_connecting": "Connecting…",
+        "status_offline": "Offline — will catch up when back online",
+        "status_reconnecting": "Reconnecting…",
+        "no_entries": "No updates yet.",
+        "feeds": "Live blogs",
+        "no_feeds": "No live blogs yet.",
+        "entries_count": {"one": "{n} update", "other": "{n} updates"},
+        "atom": "Atom feed",
+        "timeline": "Updates",
+    },
+    "fr": {
+        "live": "En direct",
+        "ended": "Terminé",
+        "ended_notice": "Ce direct est terminé.",
+        "pinned": "Épinglé",
+        "key_event": "Moment clé",
+        "key_events": "Moments clés",
+        "permalink": "Lien vers cette mise à jour",
+        "by": "Par",
+        "older": "Mises à jour précédentes",
+        "newer": "Revenir aux dernières mises à jour",
+        "loading": "Chargement…",
+        "load_failed": "Impossible de charger la suite. Réessayez.",
+        "new_updates": {"one": "{n} nouvelle mise à jour", "other": "{n} nouvelles mises à jour"},
+        "announce_new": {
+            "one": "{n} nouvelle mise à jour",
+            "other": "{n} nouvelles mises à jour",
+        },
+        "updated": "Mis à jour",
+        "status_live": "En direct",
+        "status_connecting": "Connexion…",
+        "status_offline": "Hors ligne — rattrapage au retour du réseau",
+        "status_reconnecting": "Reconnexion…",
+        "no_entries": "Pas encore de mise à jour.",
+        "feeds": "Directs",
+        "no_feeds": "Aucun direct pour le moment.",
+        "entries_count": {"one": "{n} mise à jour", "other": "{n} mises à jour"},
+        "atom": "Flux Atom",
+        "timeline": "Mises à jour",
+    },
+    "de": {
+        "live": "Live",
+        "ended": "Beendet",
+        "ended_notice": "Dieser Liveblog ist beendet.",
+        "pinned": "Angeheftet",
+        "key_event": "Wichtig",
+        "key_events": "Das Wichtigste",
+        "permalink": "Link zu diesem Beitrag",
+        "by": "Von",
+        "older": "Ältere Beiträge",
+        "newer": "Zu den neuesten Beiträgen",
+        "loading": "Wird geladen…",
+        "load_failed": "Ältere Beiträge konnten nicht geladen werden.",
+        "new_updates": {"one": "{n} neuer Beitrag", "other": "{n} neue Beiträge"},
+        "announce_new": {"one": "{n} neuer Beitrag", "other": "{n} neue Beiträge"},
+        "updated": "Aktualisiert",
+        "status_live": "Live",
+        "status_connecting": "Verbinde…",
+        "status_offline": "Offline — wird nachgeladen, sobald wieder online",
+        "status_reconnecting": "Verbinde erneut…",
+        "no_entries": "Noch keine Beiträge.",
+        "feeds": "Liveblogs",
+        "no_feeds": "Noch keine Liveblogs.",
+        "entries_count": {"one": "{n} Beitrag", "other": "{n} Beiträge"},
+        "atom": "Atom-Feed",
+        "timeline": "Beiträge",
+    },
+    "es": {
+        "live": "En directo",
+        "ended": "Finalizado",
+        "ended_notice": "Este directo ha finalizado.",
+        "pinned": "Fijado",
+        "key_event": "Clave",
+        "key_events": "Lo más importante",
+        "permalink": "Enlace a esta actualización",
+        "by": "Por",
+        "older": "Actualizaciones anteriores",
+        "newer": "Volver a lo último",
+        "loading": "Cargando…",
+        "load_failed": "No se pudieron cargar las anteriores.",
+        "new_updates": {"one": "{n} actualización nueva", "other": "{n} actualizaciones nuevas"},
+        "announce_new": {
+            "one": "{n} actualización nueva",
+            "other": "{n} actualizaciones nuevas",
+        },
+        "updated": "Actualizado",
+        "status_live": "En directo",
+        "status_connecting": "Conectando…",
+        "status_offline": "Sin conexión — se pondrá al día al volver",
+        "status_reconnecting": "Reconectando…",
+        "no_entries": "Todavía no hay actualizaciones.",
+        "feeds": "Directos",
+        "no_feeds": "Todavía no hay directos.",
+        "entries_count": {"one": "{n} actualización", "other": "{n} actualizaciones"},
+        "atom": "Canal Atom",
+        "timeline": "Actualizaciones",
+    },
+}
+
+
+def strings(tag: str) -> dict[str, Any]:
+    return _STRINGS.get(babel_locale(tag).language, _STRINGS["en"])
+
+
+def plural(tag: str, key: str, n: int) -> str:
+    forms = strings(tag)[key]
+    form = babel_locale(tag).plural_form(n)
+    return str(forms.get(form, forms["other"])).replace("{n}", str(n))
+
+
+def html_lang(tag: str) -> str:
+    loc = babel_locale(tag)
+    return f"{loc.language}-{loc.territory}" if loc.territory else loc.language
+
+
+def client_locale(tag: str, zone_name: str) -> dict[str, Any]:
+    """What the browser needs to format headings and times exactly like :func:`day_heading`."""
+    loc = babel_locale(tag)
+    days = loc.days["format"]
+    months = loc.months["format"]
+    periods = loc.day_periods["format"]["abbreviated"]
+    return {
+        "locale": html_lang(tag),
+        "timezone": zone_name,
+        "dayPattern": day_pattern(tag),
+        "timePattern": time_pattern(tag),
+        # Monday first, as Babel (and ISO) number weekdays.
+        "weekdays": {
+            "wide": [days["wide"][i] for i in range(7)],
+            "abbreviated": [days["abbreviated"][i] for i in range(7)],
+        },
+        "months": {
+            "wide": [months["wide"][i] for i in range(1, 13)],
+            "abbreviated": [months["abbreviated"][i] for i in range(1, 13)],
+        },
+        "dayPeriods": [periods.get("am", "AM"), periods.get("pm", "PM")],
+        "strings": strings(tag),
+    }
+
+
+# -- day grouping ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryView:
+    entry: Entry
+    day: date
+    time_label: str | None
+    datetime_attr: str
+    headline: str
+
+
+@dataclass
+class DayGroup:
+    day: date
+    heading: str
+    entries: list[EntryView] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.day.isoformat()
+
+
+_TAG_RE = re.compile(r"<[^>]+>")
+_SPACE_RE = re.compile(r"\s+")
+
+
+def plain_text(html_fragment: str) -> str:
+    """Visible text of sanitized entry HTML, whitespace collapsed."""
+    text = _TAG_RE.sub(" ", html_fragment)
+    return _SPACE_RE.sub(" ", html_lib.unescape(text)).strip()
+
+
+def headline(entry: Entry, limit: int = HEADLINE_CHARS) -> str:
+    text = plain_text(entry.html) or entry.body.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.–—- ")
+    return cut + "…"
+
+
+def entry_view(entry: Entry, zone: tzinfo, tag: str) -> EntryView:
+    local = entry.published_at.astimezone(zone)
+    if entry.has_time:
+        label: str | None = clock_time(entry.published_at, zone, tag)
+        attr = local.isoformat(timespec="seconds")
+    else:
+        label = None
+        attr = local.date().isoformat()  # a valid <time datetime>, without an invented time
+    return EntryView(entry, local.date(), label, attr, headline(entry))
+
+
+def group_by_day(entries: Iterable[Entry], zone: tzinfo, tag: str) -> list[DayGroup]:
+    """Consecutive grouping of newest-first entries by their local day, headings localized."""
+    groups: list[DayGroup] = []
+    for entry in entries:
+        view = entry_view(entry, zone, tag)
+        if not groups or groups[-1].day != view.day:
+            groups.append(DayGroup(view.day, day_heading(view.day, tag)))
+        groups[-1].entries.append(view)
+    return groups
+
+
+# -- JSON-LD and Atom --------------------------------------------------------------------------
+
+
+def feed_url(public_url: str, slug: str) -> str:
+    return f"{public_url.rstrip('/')}/feeds/{slug}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def json_ld(feed: Feed, entries: Sequence[Entry], public_url: str) -> dict[str, Any]:
+    """schema.org ``LiveBlogPosting`` for the feed with one ``BlogPosting`` per entry."""
+    url = feed_url(public_url, feed.slug)
+    updates: list[dict[str, Any]] = []
+    for entry in entries:
+        update: dict[str, Any] = {
+            "@type": "BlogPosting",
+            "headline": headline(entry),
+            "articleBody": plain_text(entry.html),
+            "datePublished": _iso(entry.published_at),
+            "dateModified": _iso(entry.updated_at),
+            "url": f"{url}#entry-{entry.id}",
+        }
+        if entry.author:
+            update["author"] = {"@type": "Person", "name": entry.author}
+        updates.append(update)
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "LiveBlogPosting",
+        "@id": url,
+        "url": url,
+        "headline": feed.title,
+        "description": feed.description or feed.title,
+        "inLanguage": html_lang(feed.locale),
+        "datePublished": _iso(feed.created_at),
+        "dateModified": _iso(feed.updated_at),
+        "coverageStartTime": _iso(feed.started_at or feed.created_at),
+        "liveBlogUpdate": updates,
+    }
+    if feed.status == "ended":
+        data["coverageEndTime"] = _iso(feed.ended_at or feed.updated_at)
+    return data
+
+
+def script_json(data: Any) -> str:
+    """JSON safe to place inside a ``<script>`` element (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def atom_feed(feed: Feed, entries: Sequence[Entry], public_url: str) -> bytes:
+    """An Atom 1.0 document of ``entries`` (newest first); entry ids are stable tag-free URLs."""
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
+        el = ET.SubElement(parent, f"{{{ATOM_NS}}}{name}", attrs)
+        if text is not None:
+            el.text = text
+        return el
+
+    url = feed_url(public_url, feed.slug)
+    root = ET.Element(f"{{{ATOM_NS}}}feed", {"xml:lang": html_lang(feed.locale)})
+    sub(root, "id", url)
+    sub(root, "title", feed.title)
+    if feed.description:
+        sub(root, "subtitle", feed.description)
+    newest = max([feed.updated_at, *(e.updated_at for e in entries)])
+    sub(root, "updated", _iso(newest))
+    sub(root, "link", rel="alternate", type="text/html", href=url)
+    sub(root, "link", rel="self", type="application/atom+xml", href=f"{url}/atom.xml")
+    sub(root, "generator", "livefeed")
+    author = sub(root, "author")
+    sub(author, "name", feed.title)
+    for entry in entries:
+        item = sub(root, "entry")
+        sub(item, "id", f"{url}#entry-{entry.id}")
+        sub(item, "title", headline(entry))
+        sub(item, "link", rel="alternate", type="text/html", href=f"{url}#entry-{entry.id}")
+        sub(item, "published", _iso(entry.published_at))
+        sub(item, "updated", _iso(entry.updated_at))
+        if entry.author:
+            sub(sub(item, "author"), "name", entry.author)
+        if entry.key_event:
+            sub(item, "category", term="key-event")
+        if entry.pinned:
+            sub(item, "category", term="pinned")
+        sub(item, "content", entry.html, type="html")
+    body = ET.tostring(root, encoding="unicode")
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body).encode()
+
+
+# -- the timeline as the templates see it ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyEventLink:
+    id: int
+    when: str
+    headline: str
+
+
+@dataclass
+class TimelineView:
+    """Everything ``web/templates/_timeline.html`` renders; shared by the reader and embed pages."""
+
+    feed: Feed
+    groups: list[DayGroup]
+    pinned: list[EntryView]
+    key_events: list[KeyEventLink]
+    rev: int
+    before: int | None
+    limit: int
+    next_before: int | None
+    live: bool
+    lang: str
+    s: dict[str, Any]
+    config_json: str
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups and not self.pinned
+
+
+def build_timeline(
+    feed: Feed,
+    entries: Sequence[Entry],
+    *,
+    rev: int,
+    next_before: int | None,
+    before: int | None,
+    limit: int,
+    base_path: str = "",
+) -> TimelineView:
+    """Lay out one page of newest-first ``entries``.
+
+    On the first page (``before is None``) pinned entries leave their day and sit on top;
+    on older pages they stay in place. The page is live only when it is the first one and
+    the feed has not ended; ``rev`` is what the browser resumes from.
+    """
+    zone = feed_zone(feed.timezone)
+    tag = feed.locale
+    first_page = before is None
+    pinned = [entry_view(e, zone, tag) for e in entries if e.pinned and first_page]
+    rest = [e for e in entries if not (e.pinned and first_page)]
+    groups = group_by_day(rest, zone, tag)
+    key_events = [
+        KeyEventLink(
+            v.entry.id,
+            v.time_label or day_heading(v.day, tag),
+            v.headline,
+        )
+        for v in sorted(
+            [*pinned, *(v for g in groups for v in g.entries)],
+            key=lambda v: (v.entry.published_at, v.entry.id),
+            reverse=True,
+        )
+        if v.entry.key_event
+    ]
+    live = first_page and feed.status == "live"
+    config = {
+        "slug": feed.slug,
+        "rev": rev,
+        "status": feed.status,
+        "live": live,
+        "firstPage": first_page,
+        "pageSize": limit,
+        "nextBefore": next_before,
+        "title": feed.title,
+        "api": f"{base_path}/api/feeds/{feed.slug}",
+        "ws": f"{base_path}/ws/feeds/{feed.slug}",
+        "sse": f"{base_path}/sse/feeds/{feed.slug}",
+        **client_locale(tag, feed.timezone),
+    }
+    return TimelineView(
+        feed=feed,
+        groups=groups,
+        pinned=pinned,
+        key_events=key_events,
+        rev=rev,
+        before=before,
+        limit=limit,
+        next_before=next_before,
+        live=live,
+        lang=html_lang(tag),
+        s=strings(tag),
+        config_json=script_json(config),
+    )
