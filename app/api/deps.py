@@ -1,0 +1,76 @@
+"""Dependencies shared by the routers: app state, store, settings and bearer-token auth."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.config import Settings
+from app.hub import Hub
+from app.state import AppState
+from app.store import Principal, Store
+from app.tokens import same_token
+
+_bearer = HTTPBearer(auto_error=False, description="Admin token or a reporter token")
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.livefeed
+    return state
+
+
+def get_store(state: Annotated[AppState, Depends(get_state)]) -> Store:
+    return state.store
+
+
+def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
+    return state.settings
+
+
+def get_hub(state: Annotated[AppState, Depends(get_state)]) -> Hub:
+    return state.hub
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+async def get_principal(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """401 without a valid bearer token."""
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    token = credentials.credentials
+    admin = state.settings.admin_token
+    if admin and same_token(token, admin):
+        return Principal(is_admin=True, feed=None, name="admin")
+    principal = await state.store.authenticate(token)
+    if principal is None:
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(403, "this needs the admin token")
+    return principal
+
+
+def require_reporter(slug: str, principal: PrincipalDep) -> Principal:
+    """Admin, or a reporter token of feed ``slug`` (403 for another feed's token)."""
+    if not principal.is_admin and principal.feed != slug:
+        raise HTTPException(403, f"this token cannot write to feed {slug!r}")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]
+ReporterDep = Annotated[Principal, Depends(require_reporter)]

@@ -1,0 +1,49 @@
+"""Feeds and reporter tokens: ``/api/feeds…``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Path
+
+from app.api.deps import AdminDep, HubDep, StoreDep
+from app.schemas import SLUG_PATTERN, Feed, FeedCreate, FeedUpdate, TokenCreate, TokenCreated
+
+router = APIRouter(prefix="/api/feeds", tags=["feeds"])
+
+SlugPath = Path(pattern=SLUG_PATTERN, max_length=64, description="Feed slug")
+
+
+@router.post("", status_code=201, response_model=Feed)
+async def create_feed(data: FeedCreate, store: StoreDep, _admin: AdminDep) -> Feed:
+    return await store.create_feed(data)
+
+
+@router.get("", response_model=list[Feed])
+async def list_feeds(store: StoreDep) -> list[Feed]:
+    return await store.list_feeds()
+
+
+@router.get("/{slug}", response_model=Feed)
+async def get_feed(store: StoreDep, slug: str = SlugPath) -> Feed:
+    feed = await store.get_feed(slug)
+    if feed is None:
+        raise HTTPException(404, f"feed {slug!r} not found")
+    return feed
+
+
+@router.patch("/{slug}", response_model=Feed)
+async def update_feed(
+    data: FeedUpdate, store: StoreDep, hub: HubDep, _admin: AdminDep, slug: str = SlugPath
+) -> Feed:
+    feed, change = await store.update_feed(slug, data)
+    if change is not None:
+        await hub.publish(change)
+    return feed
+
+
+@router.post("/{slug}/tokens", status_code=201, response_model=TokenCreated)
+async def create_token(
+    store: StoreDep, _admin: AdminDep, data: TokenCreate | None = None, slug: str = SlugPath
+) -> TokenCreated:
+    name = data.name if data is not None else "reporter"
+    token = await store.create_token(slug, name)
+    return TokenCreated(token=token, name=name, feed=slug)

@@ -1,0 +1,394 @@
+"""The ``livefeed`` command: serve, migrate, feeds, tokens, post, import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.config import Settings, SettingsError, load_settings
+from app.schemas import EntryCreate, FeedCreate, is_valid_slug
+from app.store import Store, StoreError
+from app.store.engine import make_engine
+from app.store.migrate import current_revision, head_revision, upgrade
+
+
+class CliError(Exception):
+    """Printed as ``livefeed: error: …`` with exit status 2."""
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _run(work: Callable[[Store], Awaitable[Any]], settings: Settings | None = None) -> Any:
+    settings = settings or _settings()
+
+    async def main() -> Any:
+        store = Store(make_engine(settings.database_url, pool_size=2))
+        try:
+            await _require_schema(store, settings)
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+async def _require_schema(store: Store, settings: Settings) -> None:
+    current = await current_revision(store.engine)
+    if current == head_revision():
+        return
+    if settings.is_sqlite and current is None:
+        await upgrade(store.engine)
+        return
+    raise CliError(
+        f"the database schema is at {current or 'nothing'}, not {head_revision()}: "
+        "run `livefeed migrate` first"
+    )
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+DEMO_ENTRIES = [
+    "Welcome to **livefeed**. This demo feed was created on first start; post to it from "
+    'the console at /studio or with `livefeed post demo "Hello"`.',
+    "Every reader of this page sees new entries at the top within a blink, without "
+    "reloading — over WebSocket, with SSE and polling as fallbacks.",
+    "Edits and deletions are pushed too. Try editing this entry from the console.",
+]
+
+
+async def _first_start(store: Store, settings: Settings, fresh: bool) -> tuple[str | None, bool]:
+    """Create the admin token (unless configured) and, on a fresh database, the demo feed.
+    Returns (admin token to print once or None, whether the demo feed was created)."""
+    token = None
+    if not settings.admin_token and not await store.has_admin_token():
+        token = await store.create_token(None, "admin (generated on first start)", admin=True)
+    created_demo = False
+    if fresh and await store.count_feeds() == 0:
+        await store.create_feed(
+            FeedCreate(
+                slug="demo",
+                title="livefeed demo",
+                description="A sample live blog created on first start.",
+                locale="en-GB",
+                timezone="Europe/London",
+            )
+        )
+        for body in DEMO_ENTRIES:
+            await store.create_entry("demo", EntryCreate(body=body, author="livefeed"))
+        created_demo = True
+    return token, created_demo
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.server import uvicorn_config
+
+    settings = _settings()
+    if args.workers > 1 and not settings.redis_url:
+        raise CliError(
+            f"--workers {args.workers} needs LIVEFEED_REDIS_URL: processes share live "
+            "updates through Redis (the in-process broker only reaches one process)"
+        )
+    if args.workers > 1 and settings.is_sqlite:
+        print(
+            "livefeed: note: several workers on SQLite work, but use PostgreSQL in production",
+            file=sys.stderr,
+        )
+
+    async def prepare() -> tuple[str | None, bool]:
+        store = Store(make_engine(settings.database_url, pool_size=2))
+        try:
+            fresh = await current_revision(store.engine) is None
+            await _require_schema(store, settings)
+            return await _first_start(store, settings, fresh)
+        finally:
+            await store.close()
+
+    token, demo = asyncio.run(prepare())
+    base = f"http://{args.host}:{args.port}"
+    public = settings.public_url
+    lines = [f"livefeed serving on {base}"]
+    if demo:
+        lines.append(f"  reader page:      {public}/feeds/demo")
+    lines.append(f"  feeds:            {public}/")
+    lines.append(f"  reporter console: {public}/studio")
+    if token:
+        lines.append(f"  admin token:      {token}   (shown once; keep it safe)")
+    elif settings.admin_token:
+        lines.append("  admin token:      from LIVEFEED_ADMIN_TOKEN")
+    else:
+        lines.append(
+            "  admin token:      printed on first start; `livefeed tokens admin` makes a new one"
+        )
+    print("\n".join(lines), flush=True)
+    config = uvicorn_config(settings, host=args.host, port=args.port, workers=args.workers)
+    if args.workers > 1:
+        sock = config.bind_socket()
+        uvicorn.supervisors.Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run()
+    return 0
+
+
+# -- migrate, feeds, tokens -------------------------------------------------------------------
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    settings = _settings()
+
+    async def main() -> tuple[str | None, str | None]:
+        engine = make_engine(settings.database_url, pool_size=1)
+        try:
+            return await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    before, after = asyncio.run(main())
+    if before == after:
+        print(f"database already at {after}")
+    else:
+        print(f"database migrated from {before or 'empty'} to {after}")
+    return 0
+
+
+def cmd_feeds_create(args: argparse.Namespace) -> int:
+    try:
+        data = FeedCreate(
+            slug=args.slug,
+            title=args.title,
+            description=args.description,
+            locale=args.locale,
+            timezone=args.timezone,
+        )
+    except ValueError as exc:
+        raise CliError(_validation_message(exc)) from None
+    feed = _run(lambda store: store.create_feed(data))
+    print(f"created feed {feed.slug!r} ({feed.locale}, {feed.timezone})")
+    print(f"  reader page: {_settings().public_url}/feeds/{feed.slug}")
+    return 0
+
+
+def cmd_feeds_list(_args: argparse.Namespace) -> int:
+    for feed in _run(lambda store: store.list_feeds()):
+        print(f"{feed.slug}\t{feed.status}\trev {feed.rev}\t{feed.title}")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    token = _run(lambda store: store.create_token(args.slug, args.name))
+    print(token)
+    print(
+        f"reporter token for {args.slug!r} (shown once; only its hash is stored)", file=sys.stderr
+    )
+    return 0
+
+
+def cmd_tokens_admin(args: argparse.Namespace) -> int:
+    token = _run(lambda store: store.create_token(None, args.name, admin=True))
+    print(token)
+    print("admin token (shown once; only its hash is stored)", file=sys.stderr)
+    return 0
+
+
+# -- post -----------------------------------------------------------------------------------
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    import httpx
+
+    token = args.token or os.environ.get("LIVEFEED_TOKEN") or os.environ.get("LIVEFEED_ADMIN_TOKEN")
+    if not token:
+        raise CliError("a token is needed: --token T, or LIVEFEED_TOKEN in the environment")
+    text = sys.stdin.read() if args.text == "-" else args.text
+    base = (args.url or os.environ.get("LIVEFEED_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip(
+        "/"
+    )
+    body: dict[str, Any] = {"body": text}
+    if args.author:
+        body["author"] = args.author
+    if args.pinned:
+        body["pinned"] = True
+    if args.key_event:
+        body["key_event"] = True
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
+    url = f"{base}/api/feeds/{args.slug}/entries"
+    last_error: Exception | None = None
+    # Same Idempotency-Key on every attempt: a retry after a lost response never posts twice.
+    for _attempt in range(3):
+        try:
+            response = httpx.post(url, json=body, headers=headers, timeout=10)
+            break
+        except httpx.TransportError as exc:
+            last_error = exc
+    else:
+        raise CliError(f"cannot reach {base}: {last_error}")
+    if response.status_code != 201:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise CliError(f"{response.status_code}: {detail}")
+    entry = response.json()
+    print(f"posted entry {entry['id']} to {args.slug!r} at rev {entry['rev']}")
+    return 0
+
+
+# -- import ---------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.importer import ImportFormatError, plan
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text") from None
+    settings = _settings()
+
+    async def work(store: Store) -> tuple[int, int]:
+        feed = await store.get_feed(args.slug)
+        if feed is None:
+            raise CliError(f"feed {args.slug!r} not found; create it with `livefeed feeds create`")
+        try:
+            items = plan(
+                text, locale=feed.locale, timezone=args.timezone or feed.timezone, year=args.year
+            )
+        except ImportFormatError as exc:
+            raise CliError(f"{path}: {exc}") from None
+        changes = await store.import_entries(args.slug, items)
+        await _announce(settings, changes)
+        return len(items), len(changes)
+
+    total, added = _run(work, settings)
+    skipped = total - added
+    print(
+        f"imported {added} entries into {args.slug!r}"
+        + (f" ({skipped} already there)" if skipped else "")
+    )
+    return 0
+
+
+async def _announce(settings: Settings, changes: Sequence[Any]) -> None:
+    """Tell running servers about changes made from the command line (through Redis when
+    configured; without it, servers pick them up on their next store re-read)."""
+    if not changes or not settings.redis_url:
+        return
+    from app.brokers import BrokerUnavailable
+    from app.brokers.redis import RedisBroker
+
+    broker = RedisBroker(settings.redis_url)
+    try:
+        await broker.publish(changes[-1])
+    except BrokerUnavailable:
+        pass
+    finally:
+        await broker.stop()
+
+
+# -- plumbing -------------------------------------------------------------------------------
+
+
+def _validation_message(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors())
+    return str(exc)
+
+
+def _slug(value: str) -> str:
+    if not is_valid_slug(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid slug {value!r}: use lowercase letters, digits and hyphens"
+        )
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livefeed", description="Self-hosted live blogs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="processes (more than 1 needs Redis)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(func=cmd_migrate)
+
+    feeds = sub.add_parser("feeds", help="manage feeds").add_subparsers(
+        dest="action", required=True
+    )
+    create = feeds.add_parser("create", help="create a feed")
+    create.add_argument("slug", type=_slug)
+    create.add_argument("--title", required=True)
+    create.add_argument("--description", default="")
+    create.add_argument("--locale", default="en-GB", help="e.g. fr-FR (day headings, dates)")
+    create.add_argument("--timezone", default="UTC", help="IANA name, e.g. Europe/Paris")
+    create.set_defaults(func=cmd_feeds_create)
+    feeds.add_parser("list", help="list feeds").set_defaults(func=cmd_feeds_list)
+
+    tokens = sub.add_parser("tokens", help="manage tokens").add_subparsers(
+        dest="action", required=True
+    )
+    token = tokens.add_parser("create", help="create a reporter token for a feed (printed once)")
+    token.add_argument("slug", type=_slug)
+    token.add_argument("--name", default="reporter")
+    token.set_defaults(func=cmd_tokens_create)
+    admin = tokens.add_parser("admin", help="create another admin token (printed once)")
+    admin.add_argument("--name", default="admin")
+    admin.set_defaults(func=cmd_tokens_admin)
+
+    post = sub.add_parser("post", help="post an entry through the HTTP API")
+    post.add_argument("slug", type=_slug)
+    post.add_argument("text", help="Markdown body, or - to read stdin")
+    post.add_argument("--url", help="server base URL (default LIVEFEED_PUBLIC_URL)")
+    post.add_argument("--token", help="reporter or admin token (default LIVEFEED_TOKEN)")
+    post.add_argument("--author")
+    post.add_argument("--pinned", action="store_true")
+    post.add_argument("--key-event", action="store_true")
+    post.set_defaults(func=cmd_post)
+
+    imp = sub.add_parser("import", help="import a plain-text live blog export")
+    imp.add_argument("slug", type=_slug)
+    imp.add_argument("file")
+    imp.add_argument("--year", type=int, help="year of the entries (default: inferred)")
+    imp.add_argument("--timezone", help="IANA time zone (default: the feed's)")
+    imp.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except CliError as exc:
+        print(f"livefeed: error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"livefeed: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

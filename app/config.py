@@ -1,0 +1,83 @@
+"""Settings, read once from the environment (prefix ``LIVEFEED_``).
+
+An invalid value stops start-up with one clear line (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob livefeed reads. Defaults are the embedded, single-process setup."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVEFEED_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./livefeed.db"
+    redis_url: str | None = None
+    admin_token: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "info"
+
+    # Request limits: bodies over max_request_bytes get 413 before they are parsed.
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_entry_body_chars: int = Field(default=50_000, ge=100)
+
+    # Live delivery.
+    send_buffer_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+    catchup_max_events: int = Field(default=2000, ge=1)
+    heartbeat_seconds: float = Field(default=25.0, gt=0)
+    store_poll_seconds: float = Field(default=1.0, gt=0)  # while the broker is down
+    resync_seconds: float = Field(default=5.0, gt=0)  # safety re-read while it is up
+    max_connections_per_ip: int = Field(default=0, ge=0)  # 0 = unlimited
+    client_max_message_bytes: int = Field(default=4096, ge=16)
+    client_max_messages_per_minute: int = Field(default=120, ge=1)
+    shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://…")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """Raised with a one-line, human-readable description of a bad setting."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise :class:`SettingsError` with one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "LIVEFEED_" + "_".join(str(part) for part in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None

@@ -1,0 +1,134 @@
+"""Every failure becomes a 4xx JSON body ``{"detail": "…"}`` that names the problem.
+
+Unexpected exceptions become a 500 with a generic message (and a logged traceback); the
+test suite treats any 500 as a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.store import Conflict, InvalidCursor, NotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        return f"malformed JSON: {error.get('ctx', {}).get('error', 'cannot parse')}"
+    if kind == "missing" and not loc:
+        return "request body is required (JSON)"
+    where = ".".join(loc)
+    message = str(error.get("msg", "invalid value"))
+    if kind == "extra_forbidden":
+        message = "unknown field"
+    return f"{where}: {message}" if where else message
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        malformed = any(e.get("type") == "json_invalid" for e in errors)
+        return JSONResponse(
+            {
+                "detail": "; ".join(_describe(e) for e in errors),
+                "errors": [
+                    {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                    for e in errors
+                ],
+            },
+            status_code=400 if malformed else 422,
+        )
+
+    @app.exception_handler(StoreError)
+    async def _store(_request: Request, exc: StoreError) -> JSONResponse:
+        status = 500
+        if isinstance(exc, NotFound):
+            status = 404
+        elif isinstance(exc, Conflict):
+            status = 409
+        elif isinstance(exc, InvalidCursor):
+            status = 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+class BodySizeLimit:
+    """Reject request bodies over ``limit`` bytes with 413 — by Content-Length up front,
+    and by counting while streaming for chunked bodies — before anything parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    await _reject(send, 400, "invalid Content-Length")
+                    return
+                if too_big:
+                    await _reject(send, 413, self._message())
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _reject(send, 413, self._message())
+
+    def _message(self) -> str:
+        return f"request body too large: the limit is {self.limit} bytes"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _reject(send: Send, status: int, detail: str) -> None:
+    body = JSONResponse({"detail": detail}).body
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,284 @@
+"""Local fan-out: one process's readers of each feed, fed in rev order without gaps.
+
+The hub is where the delivery guarantee is made. For every feed that has local readers it
+keeps ``last_rev``, the last revision it delivered. A change is delivered only if its rev
+is ``last_rev + 1``; an older one is dropped (already delivered), a newer one means a gap,
+which is filled from the store's change log before anything else is delivered. Changes
+arrive from this process's own writes (immediately after commit) and from the broker
+(other processes). While the broker is down, the hub polls the store every
+``store_poll_seconds`` for feeds with readers (every ``resync_seconds`` while it is up), and
+after it reconnects it catches every such feed up once — so a reader never misses a change
+and never sees one twice.
+
+Each event is wrapped once per process in an :class:`Event`, whose wire encodings are
+computed lazily, once, and shared by every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol
+
+from app.brokers.base import Broker, BrokerUnavailable
+from app.events import Change
+from app.store import NotFound, Store
+
+log = logging.getLogger(__name__)
+
+FILL_PAGE = 500
+
+
+class Event:
+    """A change as the transports send it; each encoding is computed once per process."""
+
+    __slots__ = ("__dict__", "payload", "rev")
+
+    def __init__(self, rev: int, payload: bytes) -> None:
+        self.rev = rev
+        self.payload = payload
+
+    @cached_property
+    def kind(self) -> str:
+        """``entry``, ``feed`` or ``reset`` — read from the fixed prefix ``{"type":"…"``."""
+        return self.payload[9 : self.payload.index(b'"', 9)].decode()
+
+    @cached_property
+    def text(self) -> str:
+        return self.payload.decode()
+
+    @cached_property
+    def sse(self) -> bytes:
+        return b"id: %d\nevent: %s\ndata: %s\n\n" % (self.rev, self.kind.encode(), self.payload)
+
+
+class Subscriber(Protocol):
+    """A live connection as the hub sees it.
+
+    ``deliver`` is called in rev order, never twice for a rev, and must not block: it
+    appends to the connection's bounded send buffer (or closes the connection if the
+    buffer is over its bound — the reader then resumes with ``since``).
+    """
+
+    def deliver(self, event: Event) -> None: ...
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the connection to close (non-blocking); used when the server drains."""
+
+
+@dataclass(eq=False)
+class _Channel:
+    feed: str
+    last_rev: int
+    subscribers: set[Subscriber] = field(default_factory=set)
+    target_rev: int = 0
+    filling: asyncio.Task[None] | None = None
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        broker: Broker,
+        *,
+        store_poll_seconds: float = 1.0,
+        resync_seconds: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.store_poll_seconds = store_poll_seconds
+        self.resync_seconds = resync_seconds
+        self._poll_wakeup = asyncio.Event()
+        self._channels: dict[str, _Channel] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._attach_lock: dict[str, asyncio.Lock] = {}
+        #: Observers for metrics: called with (feed, number of subscribers) per delivery.
+        self.on_delivered: Callable[[Event, int], None] | None = None
+        self.catchups = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.start(self._on_broker_message, self._on_broker_state)
+        self._poller = asyncio.create_task(self._poll(), name="hub-poller")
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        for channel in self._channels.values():
+            if channel.filling is not None:
+                channel.filling.cancel()
+        await self.broker.stop()
+
+    # -- subscribers --------------------------------------------------------------------
+
+    async def attach(self, feed: str, subscriber: Subscriber) -> None:
+        """Start delivering ``feed``'s changes to ``subscriber``.
+
+        Every change committed after this returns reaches the subscriber, in order. The
+        caller then reads the store for what came before (catch-up) and lets the
+        subscriber drop what the catch-up already covered (see :mod:`app.live.session`).
+        """
+        channel = self._channels.get(feed)
+        if channel is None:
+            lock = self._attach_lock.setdefault(feed, asyncio.Lock())
+            async with lock:
+                channel = self._channels.get(feed)
+                if channel is None:
+                    await self.broker.subscribe(feed)
+                    # Subscribed first, then read the rev: nothing can fall in between.
+                    rev = await self.store.current_rev(feed)
+                    channel = _Channel(feed, rev, target_rev=rev)
+                    self._channels[feed] = channel
+        channel.subscribers.add(subscriber)
+
+    def detach(self, feed: str, subscriber: Subscriber) -> None:
+        channel = self._channels.get(feed)
+        if channel is None:
+            return
+        channel.subscribers.discard(subscriber)
+        if not channel.subscribers:
+            del self._channels[feed]
+            if channel.filling is not None:
+                channel.filling.cancel()
+            self._background(self.broker.unsubscribe(feed))
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Ask every live connection to close (graceful drain: clients reconnect elsewhere)."""
+        for channel in list(self._channels.values()):
+            for subscriber in list(channel.subscribers):
+                subscriber.close(code, reason)
+
+    def subscriber_count(self, feed: str | None = None) -> int:
+        if feed is not None:
+            channel = self._channels.get(feed)
+            return len(channel.subscribers) if channel else 0
+        return sum(len(c.subscribers) for c in self._channels.values())
+
+    # -- changes in -----------------------------------------------------------------------
+
+    async def publish(self, change: Change) -> None:
+        """Called by writers after commit: deliver locally now, then tell other processes.
+
+        A broker failure is logged, not raised: the change is committed, and other
+        processes pick it up from the store (poll while the broker is down, catch-up after).
+        """
+        self._on_change(change)
+        if self.broker.in_process:
+            return
+        try:
+            await self.broker.publish(change)
+        except BrokerUnavailable as exc:
+            log.warning("broker publish failed for %s@%d: %s", change.feed, change.rev, exc)
+
+    def _on_broker_message(self, change: Change) -> None:
+        self._on_change(change)
+
+    def _on_change(self, change: Change) -> None:
+        channel = self._channels.get(change.feed)
+        if channel is None or change.rev <= channel.last_rev:
+            return
+        if change.rev == channel.last_rev + 1 and channel.filling is None:
+            self._deliver(channel, Event(change.rev, change.payload))
+            return
+        channel.target_rev = max(channel.target_rev, change.rev)
+        self._start_fill(channel)
+
+    def _deliver(self, channel: _Channel, event: Event) -> None:
+        channel.last_rev = event.rev
+        channel.target_rev = max(channel.target_rev, event.rev)
+        for subscriber in list(channel.subscribers):
+            try:
+                subscriber.deliver(event)
+            except Exception:
+                log.exception("subscriber failed; detaching it")
+                channel.subscribers.discard(subscriber)
+        if self.on_delivered is not None:
+            self.on_delivered(event, len(channel.subscribers))
+
+    # -- gap filling ----------------------------------------------------------------------
+
+    def _start_fill(self, channel: _Channel) -> None:
+        if channel.filling is None:
+            channel.filling = asyncio.create_task(self._fill(channel), name=f"fill:{channel.feed}")
+
+    async def _fill(self, channel: _Channel) -> None:
+        """Read the change log until ``last_rev`` reaches ``target_rev``, delivering in order."""
+        try:
+            while (
+                channel.last_rev < channel.target_rev
+                and self._channels.get(channel.feed) is channel
+            ):
+                try:
+                    _rev, events = await self.store.changes_since(
+                        channel.feed, channel.last_rev, limit=FILL_PAGE
+                    )
+                except NotFound:
+                    return
+                self.catchups += 1
+                if not events:
+                    # Target announced but not visible yet (should not happen: changes are
+                    # published after commit). Stop; the next change or poll retries.
+                    return
+                for rev, payload in events:
+                    if rev > channel.last_rev:
+                        self._deliver(channel, Event(rev, payload))
+        except Exception:
+            log.exception("catch-up of %s failed; will retry on next change or poll", channel.feed)
+        finally:
+            channel.filling = None
+
+    async def sync(self, feed: str) -> None:
+        """Bring ``feed`` up to the store's current rev (used after reconnect and by polls)."""
+        channel = self._channels.get(feed)
+        if channel is None:
+            return
+        try:
+            rev = await self.store.current_rev(feed)
+        except NotFound:
+            return
+        if rev > channel.last_rev:
+            channel.target_rev = max(channel.target_rev, rev)
+            self._start_fill(channel)
+            task = channel.filling
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(task)
+
+    # -- broker state and the safety poll --------------------------------------------------
+
+    def _on_broker_state(self, connected: bool) -> None:
+        if connected:
+            # Messages may have been lost while disconnected: catch every feed up once.
+            for feed in list(self._channels):
+                self._background(self.sync(feed))
+        else:
+            log.warning("broker down: polling the store every %.1fs", self.store_poll_seconds)
+        self._poll_wakeup.set()
+
+    async def _poll(self) -> None:
+        """Re-read the rev of every feed with readers: every ``store_poll_seconds`` while the
+        broker is down, every ``resync_seconds`` while it is up. The latter covers a writer
+        that died between its commit and its publish, which no broker can report."""
+        while True:
+            interval = self.resync_seconds if self.broker.connected else self.store_poll_seconds
+            self._poll_wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_wakeup.wait(), interval)
+            for feed in list(self._channels):
+                try:
+                    await self.sync(feed)
+                except Exception:
+                    log.exception("store poll of %s failed", feed)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,67 @@
+"""Graceful drain, process-wide: SIGTERM reaches every app running in this process.
+
+Signals are per process, so this registry is too. ``begin_drain`` marks each app as
+draining (``/readyz`` answers 503) and closes its live connections with 1012 so clients
+reconnect to another process; the server then finishes in-flight requests and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from app.live.connection import CLOSE_SERVICE_RESTART
+from app.state import AppState
+
+log = logging.getLogger(__name__)
+
+_running: list[tuple[asyncio.AbstractEventLoop, AppState]] = []
+
+
+def register(state: AppState) -> None:
+    """Track a running app, and make SIGTERM/SIGINT drain it before the server stops."""
+    _running.append((asyncio.get_running_loop(), state))
+    _chain_signal_handlers()
+
+
+def _chain_signal_handlers() -> None:
+    # uvicorn installs its exit handlers before the lifespan starts (in every worker);
+    # put begin_drain in front of them. Re-done for each app: uvicorn may have reinstalled.
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if getattr(previous, "_livefeed_drain", False):
+            continue
+
+        def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+            begin_drain()
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:
+                signal.default_int_handler(signum, frame)
+
+        handler._livefeed_drain = True  # type: ignore[attr-defined]
+        signal.signal(sig, handler)
+
+
+def unregister(state: AppState) -> None:
+    _running[:] = [(loop, s) for loop, s in _running if s is not state]
+
+
+def drain(state: AppState) -> None:
+    if state.draining.is_set():
+        return
+    state.draining.set()
+    log.info("draining: closing %d live connections with 1012", state.hub.subscriber_count())
+    state.hub.close_all(CLOSE_SERVICE_RESTART, "server restarting: reconnect")
+
+
+def begin_drain() -> None:
+    """Safe to call from a signal handler."""
+    for loop, state in list(_running):
+        loop.call_soon_threadsafe(drain, state)

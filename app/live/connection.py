@@ -1,0 +1,135 @@
+"""One reader's live stream, independent of transport: catch-up, dedupe, bounded buffer.
+
+Race-free catch-up: the connection is attached to the hub *before* the store is read, and
+hub deliveries are held back until the catch-up has been queued; then the held events
+are released, dropping any whose rev the catch-up already covered. The result is every
+rev after ``since`` exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from app.events import hello_event, reset_event
+from app.hub import Event, Hub
+from app.store import Store
+
+# WebSocket close codes (also used as reasons for ending an SSE stream).
+CLOSE_SERVICE_RESTART = 1012  # server draining: reconnect (elsewhere) with since=last rev
+CLOSE_POLICY = 1008  # too many messages from the client, or connection cap reached
+CLOSE_SLOW_READER = 4008  # send buffer over its bound: resume with since=last rev
+CLOSE_UNKNOWN_FEED = 4404
+CLOSE_ORIGIN_REFUSED = 4403
+
+
+class ControlEvent(Event):
+    """hello/reset: sent in place, never deduplicated against entry revs."""
+
+
+class LiveConnection:
+    """Implements the hub's Subscriber protocol with a byte-bounded queue."""
+
+    __slots__ = (
+        "_held",
+        "_queue",
+        "_queued_bytes",
+        "_wakeup",
+        "close_code",
+        "close_reason",
+        "feed",
+        "last_rev",
+        "limit_bytes",
+    )
+
+    def __init__(self, feed: str, limit_bytes: int) -> None:
+        self.feed = feed
+        self.limit_bytes = limit_bytes
+        self.last_rev = 0
+        self._held: list[Event] | None = []
+        self._queue: deque[Event] = deque()
+        self._queued_bytes = 0
+        self._wakeup = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    # -- hub side -------------------------------------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            self._queued_bytes += len(event.payload)
+            self._check_bound()
+            return
+        self._push(event)
+
+    def close(self, code: int, reason: str) -> None:
+        if self.close_code is None:
+            self.close_code = code
+            self.close_reason = reason
+        self._wakeup.set()
+
+    # -- connection side --------------------------------------------------------------------
+
+    async def start(self, hub: Hub, store: Store, since: int | None, catchup_max: int) -> None:
+        """Attach to the hub, then queue hello, the catch-up (or a reset), and go live."""
+        await hub.attach(self.feed, self)
+        current = await store.current_rev(self.feed)
+        self._queue_control(hello_event(self.feed, current), current)
+        if since is not None and since != current:
+            if since < 0 or since > current or current - since > catchup_max:
+                self._queue_control(reset_event(current), current)
+            else:
+                _rev, events = await store.changes_since(self.feed, since, limit=current - since)
+                self.last_rev = since
+                for rev, payload in events:
+                    if rev <= current:
+                        self._push(Event(rev, payload))
+        self.last_rev = max(self.last_rev, current)
+        # The catch-up is bounded by catchup_max events, not by the byte bound: only live
+        # events count against limit_bytes, so a long catch-up cannot trip the slow-reader cut.
+        held, self._held = self._held or [], None
+        self._queued_bytes = 0
+        for event in held:
+            self._push(event)
+
+    async def next_batch(self, timeout: float | None = None) -> list[Event] | None:  # noqa: ASYNC109
+        """Wait for queued events; return them all (``[]`` on timeout), or None once closed.
+
+        A close request wins over queued events: a slow reader is cut off, and a draining
+        server stops sending; either way the client resumes from the last rev it received.
+        """
+        while not self._queue and self.close_code is None:
+            self._wakeup.clear()
+            if timeout is None:
+                await self._wakeup.wait()
+            else:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+                except TimeoutError:
+                    return []
+        if self.close_code is not None:
+            return None
+        batch = list(self._queue)
+        self._queue.clear()
+        self._queued_bytes = 0
+        return batch
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _queue_control(self, payload: bytes, rev: int) -> None:
+        self._queue.append(ControlEvent(rev, payload))
+        self._wakeup.set()
+
+    def _push(self, event: Event) -> None:
+        if event.rev <= self.last_rev:
+            return
+        self.last_rev = event.rev
+        self._queue.append(event)
+        self._queued_bytes += len(event.payload)
+        self._check_bound()
+        self._wakeup.set()
+
+    def _check_bound(self) -> None:
+        if self._queued_bytes > self.limit_bytes:
+            self.close(CLOSE_SLOW_READER, "slow reader: reconnect with since=<last rev>")

@@ -1,0 +1,76 @@
+"""``GET /sse/feeds/{slug}``: the WebSocket's events as Server-Sent Events.
+
+Each event carries ``id: REV`` so EventSource's automatic reconnect resumes through
+``Last-Event-ID``; ``?since=`` does the same for a first connection. A comment line every
+``LIVEFEED_HEARTBEAT_SECONDS`` keeps proxies from timing the stream out. When the
+connection is cut (slow reader, drain), the stream ends and the browser reconnects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app.live.access import admit, release
+from app.live.connection import LiveConnection
+from app.state import AppState
+
+router = APIRouter()
+
+RETRY_MS = 2000
+
+
+@router.get("/sse/feeds/{slug}", response_class=StreamingResponse, tags=["live"])
+async def feed_events(
+    request: Request,
+    slug: str,
+    since: int | None = Query(default=None, description="Resume after this rev."),
+    last_event_id: str | None = Header(default=None),
+) -> StreamingResponse:
+    state: AppState = request.app.state.livefeed
+    feed = await state.store.get_feed(slug)
+    if feed is None:
+        raise HTTPException(404, f"feed {slug!r} not found")
+    if last_event_id is not None:
+        try:
+            since = int(last_event_id)
+        except ValueError:
+            raise HTTPException(400, "Last-Event-ID must be a rev (an integer)") from None
+    refusal = admit(state, request, feed)
+    if refusal is not None:
+        raise HTTPException(403 if refusal[0] == 4403 else 429, refusal[1])
+    connection = LiveConnection(slug, state.settings.send_buffer_bytes)
+    try:
+        await connection.start(state.hub, state.store, since, state.settings.catchup_max_events)
+    except BaseException:
+        state.hub.detach(slug, connection)
+        release(state, request)
+        raise
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: %d\n\n" % RETRY_MS
+            while True:
+                batch = await connection.next_batch(timeout=state.settings.heartbeat_seconds)
+                if batch is None:
+                    return
+                if not batch:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield b"".join(
+                    event.sse
+                    if event.kind != "hello"
+                    else b"event: hello\ndata: %s\n\n" % event.payload
+                    for event in batch
+                )
+        finally:
+            state.hub.detach(slug, connection)
+            release(state, request)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,96 @@
+"""``GET /ws/feeds/{slug}?since=REV``: hello, catch-up, then live events as text frames.
+
+Close codes: 1012 server restarting (reconnect elsewhere), 4008 slow reader (send buffer
+over ``LIVEFEED_SEND_BUFFER_BYTES``), 1008 policy (client flood, oversized frame or the
+per-IP connection cap), 4404 unknown feed, 4403 origin not allowed to embed this feed. In
+every case a client reconnects with ``since`` = the last rev it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from fastapi import APIRouter, Query, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from app.live.access import admit, release
+from app.live.connection import (
+    CLOSE_POLICY,
+    CLOSE_UNKNOWN_FEED,
+    LiveConnection,
+)
+from app.state import AppState
+
+router = APIRouter()
+
+
+@router.websocket("/ws/feeds/{slug}")
+async def feed_socket(
+    websocket: WebSocket, slug: str, since: int | None = Query(default=None)
+) -> None:
+    state: AppState = websocket.app.state.livefeed
+    feed = await state.store.get_feed(slug)
+    if feed is None:
+        await websocket.accept()
+        await websocket.close(CLOSE_UNKNOWN_FEED, f"feed {slug!r} not found")
+        return
+    refusal = admit(state, websocket, feed)
+    if refusal is not None:
+        await websocket.accept()
+        await websocket.close(*refusal)
+        return
+    await websocket.accept()
+    settings = state.settings
+    connection = LiveConnection(slug, settings.send_buffer_bytes)
+    writer: asyncio.Task[None] | None = None
+    try:
+        await connection.start(state.hub, state.store, since, settings.catchup_max_events)
+        writer = asyncio.create_task(_write(websocket, connection))
+        await _read(websocket, connection, settings.client_max_messages_per_minute)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        state.hub.detach(slug, connection)
+        release(state, websocket)
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+        if (
+            connection.close_code is not None
+            and websocket.application_state != WebSocketState.DISCONNECTED
+        ):
+            with contextlib.suppress(Exception):
+                await websocket.close(connection.close_code, connection.close_reason)
+
+
+async def _write(websocket: WebSocket, connection: LiveConnection) -> None:
+    while True:
+        batch = await connection.next_batch()
+        if batch is None:
+            break
+        for event in batch:
+            await websocket.send_text(event.text)
+    # Closed by the hub side (drain or slow reader): send the close frame now.
+    with contextlib.suppress(Exception):
+        await websocket.close(connection.close_code or 1000, connection.close_reason)
+
+
+async def _read(websocket: WebSocket, connection: LiveConnection, per_minute: int) -> None:
+    """Readers have nothing to say; bound what they send anyway (size by the server's
+    ``ws_max_size``, rate here) and notice when they go away."""
+    window_start = time.monotonic()
+    count = 0
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        now = time.monotonic()
+        if now - window_start > 60:
+            window_start, count = now, 0
+        count += 1
+        if count > per_minute:
+            connection.close(CLOSE_POLICY, "too many messages")
+            return

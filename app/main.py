@@ -1,0 +1,85 @@
+"""Application factory: ``create_app()`` builds a fresh app; its lifespan owns every resource."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from app import __version__, errors, lifecycle
+from app.api import entries, feeds
+from app.brokers import from_url
+from app.config import Settings, load_settings
+from app.hub import Hub
+from app.live import sse, ws
+from app.state import AppState
+from app.store import Store
+from app.store.engine import make_engine
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. ``settings`` defaults to the environment (``LIVEFEED_*``)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(make_engine(settings.database_url))
+        hub = Hub(
+            store, from_url(settings.redis_url), store_poll_seconds=settings.store_poll_seconds
+        )
+        state = AppState(settings=settings, store=store, hub=hub)
+        app.state.livefeed = state
+        await hub.start()
+        lifecycle.register(state)
+        try:
+            yield
+        finally:
+            lifecycle.unregister(state)
+            lifecycle.drain(state)
+            await hub.stop()
+            await store.close()
+
+    app = FastAPI(
+        title="livefeed",
+        version=__version__,
+        description="Live blogs pushed over WebSocket and SSE. Reporters post; readers see it.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(errors.BodySizeLimit, limit=settings.max_request_bytes)
+    app.include_router(feeds.router)
+    app.include_router(entries.router)
+    app.include_router(ws.router)
+    app.include_router(sse.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        """Readiness: database and broker answer, and the process is not draining."""
+        state: AppState = app.state.livefeed
+        checks: dict[str, str] = {}
+        try:
+            await state.store.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            await state.hub.broker.ping()
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"error: {type(exc).__name__}"
+        if state.draining.is_set():
+            checks["process"] = "draining"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return app

@@ -1,0 +1,47 @@
+"""Reporter Markdown → sanitized HTML that is safe to insert into any page.
+
+markdown-it-py renders (raw HTML allowed in input, URLs linkified); nh3 (ammonia) then keeps
+only a small allow-list of tags and attributes, so scripts, event handlers, ``javascript:``
+URLs and styles never reach a reader — including readers of third-party embeds.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = {
+    "p", "br", "strong", "b", "em", "i", "s", "del", "u", "a", "ul", "ol", "li",
+    "blockquote", "code", "pre", "h2", "h3", "h4", "hr", "img", "figure", "figcaption",
+    "table", "thead", "tbody", "tr", "th", "td", "sup", "sub", "mark", "q", "cite",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "th": {"align"},
+    "td": {"align"},
+    "ol": {"start"},
+}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": False}).enable(
+        ["linkify", "strikethrough", "table"]
+    )
+
+
+def render_markdown(body: str) -> str:
+    """Render ``body`` (Markdown) to sanitized HTML. Pure; never raises on any input."""
+    raw = _markdown().render(body)
+    return nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow ugc",
+        strip_comments=True,
+    ).strip()

@@ -1,0 +1,165 @@
+"""Wire models: what the HTTP API and the live transports speak (kept apart from tables)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+
+
+def _check_aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("datetime must include a UTC offset, e.g. 2024-06-24T09:30:00+02:00")
+    return value
+
+
+def _check_locale(value: str) -> str:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(value, sep="-" if "-" in value else "_")
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"unknown locale {value!r}; use a tag like fr-FR or en-GB") from None
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
+        ) from None
+    return value
+
+
+def _check_origin(value: str) -> str:
+    if value == "*" or re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", value):
+        return value
+    raise ValueError(f"{value!r} is not an origin like https://news.example")
+
+
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=SLUG_PATTERN),
+]
+AwareDatetime = Annotated[datetime, AfterValidator(_check_aware)]
+LocaleTag = Annotated[
+    str, StringConstraints(min_length=2, max_length=35), AfterValidator(_check_locale)
+]
+TimeZoneName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_timezone)
+]
+Origin = Annotated[str, AfterValidator(_check_origin)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Author = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+FeedStatus = Literal["live", "ended"]
+
+
+def is_valid_slug(value: str) -> bool:
+    return len(value) <= 64 and _SLUG_RE.match(value) is not None
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeedCreate(_Input):
+    slug: Slug
+    title: Title
+    description: Description = ""
+    locale: LocaleTag = "en-GB"
+    timezone: TimeZoneName = "UTC"
+    allowed_origins: list[Origin] = Field(default_factory=list, max_length=50)
+
+
+class FeedUpdate(_Input):
+    title: Title | None = None
+    description: Description | None = None
+    status: FeedStatus | None = None
+    locale: LocaleTag | None = None
+    timezone: TimeZoneName | None = None
+    allowed_origins: list[Origin] | None = Field(default=None, max_length=50)
+
+
+class Feed(BaseModel):
+    slug: str
+    title: str
+    description: str
+    locale: str
+    timezone: str
+    status: FeedStatus
+    rev: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    allowed_origins: list[str]
+
+
+class EntryCreate(_Input):
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    author: Author | None = None
+    pinned: bool = False
+    key_event: bool = False
+    published_at: AwareDatetime | None = None
+
+
+class EntryUpdate(_Input):
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = None
+    author: Author | None = None
+    pinned: bool | None = None
+    key_event: bool | None = None
+    published_at: AwareDatetime | None = None
+
+
+class Entry(BaseModel):
+    id: int
+    feed: str
+    rev: int
+    published_at: datetime
+    updated_at: datetime
+    author: str | None
+    body: str
+    html: str
+    pinned: bool
+    key_event: bool
+    deleted: bool
+    has_time: bool = Field(
+        description="False for entries imported without a clock time: show only their day."
+    )
+
+
+class EntryPage(BaseModel):
+    entries: list[Entry]
+    next_before: int | None = Field(description="Pass as ?before= to get the next older page.")
+    rev: int
+
+
+class ChangesPage(BaseModel):
+    rev: int
+    events: list[dict[str, object]]
+
+
+class TokenCreate(_Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
+        "reporter"
+    )
+
+
+class TokenCreated(BaseModel):
+    token: str = Field(description="Shown once; only its hash is stored.")
+    name: str
+    feed: str
+
+
+class ErrorBody(BaseModel):
+    detail: str

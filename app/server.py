@@ -1,0 +1,35 @@
+"""uvicorn configuration: uvloop, httptools, bounded reader frames, graceful shutdown.
+
+Draining on SIGTERM is installed by the app itself (:mod:`app.lifecycle`), so it works
+in every worker process too."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from app.config import Settings
+
+
+def uvicorn_config(settings: Settings, *, host: str, port: int, workers: int = 1) -> uvicorn.Config:
+    return uvicorn.Config(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        # Readers send nothing of interest: cap their frames; ping to find dead peers.
+        ws_max_size=settings.client_max_message_bytes,
+        ws_ping_interval=settings.heartbeat_seconds,
+        ws_ping_timeout=settings.heartbeat_seconds,
+        # Events are small; compressing each one per reader costs more CPU than it saves.
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+    )

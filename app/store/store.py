@@ -1,0 +1,531 @@
+"""The store: every read and write of feeds, entries, tokens and the change log.
+
+Contract for writes: each change to a feed takes ``feeds.rev + 1`` inside the transaction
+that makes the change, and appends its event to ``changes`` in that same transaction. The
+``UPDATE feeds SET rev = rev + 1`` row lock (PostgreSQL) or the database write lock (SQLite,
+``BEGIN IMMEDIATE``) serializes writers of a feed, so revisions are unique and gap-free and
+commit in rev order, even across processes. A failed write rolls back whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.events import Change, EntryOp, entry_event, feed_event
+from app.render import render_markdown
+from app.schemas import Entry, EntryCreate, EntryPage, EntryUpdate, Feed, FeedCreate, FeedUpdate
+from app.store.engine import WRITE_OPTION
+from app.store.errors import Conflict, InvalidCursor, NotFound
+from app.store.tables import changes, entries, feeds, idempotency_keys, tokens
+from app.tokens import hash_token, new_token
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a bearer token belongs to: the admin, or a reporter of one feed."""
+
+    is_admin: bool
+    feed: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedEntry:
+    """One entry of a plain-text import: its day position is encoded in published_at."""
+
+    body: str
+    published_at: datetime
+    import_key: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _feed_from_row(row: Row[Any]) -> Feed:
+    zone = ZoneInfo(row.timezone)
+
+    def local(value: datetime | None) -> datetime | None:
+        return value.astimezone(zone) if value is not None else None
+
+    return Feed(
+        slug=row.slug,
+        title=row.title,
+        description=row.description,
+        locale=row.locale,
+        timezone=row.timezone,
+        status=row.status,
+        rev=row.rev,
+        created_at=row.created_at.astimezone(zone),
+        updated_at=row.updated_at.astimezone(zone),
+        started_at=local(row.started_at),
+        ended_at=local(row.ended_at),
+        allowed_origins=list(row.allowed_origins or []),
+    )
+
+
+def _entry_from_row(row: Row[Any], feed_slug: str, zone: ZoneInfo) -> Entry:
+    return Entry(
+        id=row.id,
+        feed=feed_slug,
+        rev=row.rev,
+        published_at=row.published_at.astimezone(zone),
+        updated_at=row.updated_at.astimezone(zone),
+        author=row.author,
+        body=row.body,
+        html=row.html,
+        pinned=row.pinned,
+        key_event=row.key_event,
+        deleted=row.deleted,
+        has_time=row.has_time,
+    )
+
+
+class Store:
+    """Owns the engine; every public method is one transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        # SQLite has one writer at a time anyway; queueing writers of this process here
+        # keeps them off the busy-timeout path.
+        self._sqlite_write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        if self._sqlite_write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._sqlite_write_lock, self.engine.connect() as conn:
+            conn = await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                yield conn
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+        async with self._read() as conn:
+            await conn.execute(select(1))
+
+    # -- feeds --------------------------------------------------------------------------
+
+    async def _feed_row(self, conn: AsyncConnection, slug: str) -> Row[Any]:
+        row = (await conn.execute(select(feeds).where(feeds.c.slug == slug))).first()
+        if row is None:
+            raise NotFound(f"feed {slug!r} not found")
+        return row
+
+    async def get_feed(self, slug: str) -> Feed | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(feeds).where(feeds.c.slug == slug))).first()
+        return _feed_from_row(row) if row is not None else None
+
+    async def list_feeds(self) -> list[Feed]:
+        """All feeds, live ones first, then most recently updated first."""
+        async with self._read() as conn:
+            rows = (
+                await conn.execute(
+                    select(feeds).order_by(
+                        (feeds.c.status == "live").desc(), feeds.c.updated_at.desc(), feeds.c.id
+                    )
+                )
+            ).all()
+        return [_feed_from_row(row) for row in rows]
+
+    async def count_feeds(self) -> int:
+        async with self._read() as conn:
+            return int((await conn.execute(select(func.count()).select_from(feeds))).scalar_one())
+
+    async def create_feed(self, data: FeedCreate) -> Feed:
+        now = _now()
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(feeds).values(
+                        slug=data.slug,
+                        title=data.title,
+                        description=data.description,
+                        locale=data.locale,
+                        timezone=data.timezone,
+                        status="live",
+                        rev=0,
+                        allowed_origins=data.allowed_origins,
+                        created_at=now,
+                        updated_at=now,
+                        started_at=now,
+                    )
+                )
+                row = await self._feed_row(conn, data.slug)
+        except IntegrityError:
+            raise Conflict(f"a feed with slug {data.slug!r} already exists") from None
+        return _feed_from_row(row)
+
+    async def update_feed(self, slug: str, data: FeedUpdate) -> tuple[Feed, Change | None]:
+        """Apply the given fields; a real change takes a rev and emits a ``feed`` event."""
+        fields = data.model_dump(exclude_unset=True, exclude_none=True)
+        async with self._write() as conn:
+            row = await self._feed_row(conn, slug)
+            changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
+            if not changed:
+                return _feed_from_row(row), None
+            now = _now()
+            if changed.get("status") == "ended":
+                changed["ended_at"] = now
+            elif changed.get("status") == "live":
+                changed["ended_at"] = None
+            rev = await self._next_rev(conn, row.id, now)
+            await conn.execute(update(feeds).where(feeds.c.id == row.id).values(**changed))
+            feed = _feed_from_row(await self._feed_row(conn, slug))
+            payload = feed_event(feed)
+            await self._log(conn, row.id, rev, payload, now)
+        return feed, Change(slug, rev, payload)
+
+    async def _next_rev(self, conn: AsyncConnection, feed_id: int, now: datetime) -> int:
+        result = await conn.execute(
+            update(feeds)
+            .where(feeds.c.id == feed_id)
+            .values(rev=feeds.c.rev + 1, updated_at=now)
+            .returning(feeds.c.rev)
+        )
+        return int(result.scalar_one())
+
+    async def _log(
+        self, conn: AsyncConnection, feed_id: int, rev: int, payload: bytes, now: datetime
+    ) -> None:
+        await conn.execute(
+            insert(changes).values(
+                feed_id=feed_id, rev=rev, payload=payload.decode(), created_at=now
+            )
+        )
+
+    # -- tokens -------------------------------------------------------------------------
+
+    async def create_token(self, slug: str | None, name: str, *, admin: bool = False) -> str:
+        """Create a token (reporter of ``slug``, or admin); return it. Only its hash is kept."""
+        token = new_token()
+        async with self._write() as conn:
+            feed_id = None if slug is None else (await self._feed_row(conn, slug)).id
+            await conn.execute(
+                insert(tokens).values(
+                    feed_id=feed_id,
+                    is_admin=admin,
+                    name=name,
+                    token_hash=hash_token(token),
+                    created_at=_now(),
+                )
+            )
+        return token
+
+    async def has_admin_token(self) -> bool:
+        async with self._read() as conn:
+            found = await conn.execute(select(tokens.c.id).where(tokens.c.is_admin).limit(1))
+            return found.first() is not None
+
+    async def authenticate(self, token: str) -> Principal | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(tokens.c.is_admin, tokens.c.name, feeds.c.slug)
+                    .select_from(tokens.outerjoin(feeds, feeds.c.id == tokens.c.feed_id))
+                    .where(tokens.c.token_hash == hash_token(token))
+                )
+            ).first()
+        if row is None:
+            return None
+        return Principal(is_admin=row.is_admin, feed=row.slug, name=row.name)
+
+    # -- entries ------------------------------------------------------------------------
+
+    async def create_entry(
+        self, slug: str, data: EntryCreate, *, idempotency_key: str | None = None
+    ) -> tuple[Entry, Change | None]:
+        """Create an entry. With ``idempotency_key``, a repeat returns the first entry
+        (and no change); the same key with a different body raises :class:`Conflict`."""
+        request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+        for _attempt in range(3):
+            try:
+                return await self._create_entry(slug, data, idempotency_key, request_hash)
+            except IntegrityError:
+                # A concurrent request with the same key won: loop to replay its result.
+                if idempotency_key is None:
+                    raise
+        raise Conflict("could not settle a concurrent request with the same Idempotency-Key")
+
+    async def _create_entry(
+        self, slug: str, data: EntryCreate, key: str | None, request_hash: str
+    ) -> tuple[Entry, Change | None]:
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug)
+            if key is not None:
+                previous = (
+                    await conn.execute(
+                        select(idempotency_keys).where(
+                            idempotency_keys.c.feed_id == feed.id, idempotency_keys.c.key == key
+                        )
+                    )
+                ).first()
+                if previous is not None:
+                    if previous.request_hash != request_hash:
+                        raise Conflict("Idempotency-Key was already used with a different body")
+                    return Entry.model_validate_json(previous.response), None
+            now = _now()
+            if data.pinned:
+                await self._unpin_all(conn, feed, now)
+            rev = await self._next_rev(conn, feed.id, now)
+            entry_id = (
+                await conn.execute(
+                    insert(entries)
+                    .values(
+                        feed_id=feed.id,
+                        rev=rev,
+                        published_at=data.published_at or now,
+                        updated_at=now,
+                        author=data.author or None,
+                        body=data.body,
+                        html=render_markdown(data.body),
+                        pinned=data.pinned,
+                        key_event=data.key_event,
+                        deleted=False,
+                        has_time=True,
+                    )
+                    .returning(entries.c.id)
+                )
+            ).scalar_one()
+            entry = await self._entry(conn, feed, entry_id)
+            payload = entry_event("created", entry)
+            await self._log(conn, feed.id, entry.rev, payload, now)
+            if key is not None:
+                await conn.execute(
+                    insert(idempotency_keys).values(
+                        feed_id=feed.id,
+                        key=key,
+                        request_hash=request_hash,
+                        entry_id=entry_id,
+                        response=entry.model_dump_json(),
+                        created_at=now,
+                    )
+                )
+        return entry, Change(slug, entry.rev, payload)
+
+    async def _unpin_all(self, conn: AsyncConnection, feed: Row[Any], now: datetime) -> None:
+        """One pinned entry per feed: unpin the current one(s), each as its own logged
+        revision, before the caller takes the rev of the entry it pins."""
+        pinned = (
+            await conn.execute(
+                select(entries.c.id).where(entries.c.feed_id == feed.id, entries.c.pinned)
+            )
+        ).all()
+        for (pinned_id,) in pinned:
+            rev = await self._next_rev(conn, feed.id, now)
+            await conn.execute(
+                update(entries)
+                .where(entries.c.id == pinned_id)
+                .values(pinned=False, rev=rev, updated_at=now)
+            )
+            entry = await self._entry(conn, feed, pinned_id)
+            await self._log(conn, feed.id, rev, entry_event("updated", entry), now)
+
+    async def _entry(self, conn: AsyncConnection, feed: Row[Any], entry_id: int) -> Entry:
+        row = (
+            await conn.execute(
+                select(entries).where(entries.c.id == entry_id, entries.c.feed_id == feed.id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"entry {entry_id} not found in feed {feed.slug!r}")
+        return _entry_from_row(row, feed.slug, ZoneInfo(feed.timezone))
+
+    async def get_entry(self, slug: str, entry_id: int) -> Entry:
+        async with self._read() as conn:
+            feed = await self._feed_row(conn, slug)
+            return await self._entry(conn, feed, entry_id)
+
+    async def update_entry(
+        self, slug: str, entry_id: int, data: EntryUpdate
+    ) -> tuple[Entry, Change | None]:
+        """Edit fields of a live (not deleted) entry; no-op edits take no rev."""
+        fields = data.model_dump(exclude_unset=True)
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug)
+            current = await self._entry(conn, feed, entry_id)
+            if current.deleted:
+                raise NotFound(f"entry {entry_id} was deleted")
+            values: dict[str, Any] = {}
+            for name, value in fields.items():
+                if value is None and name != "author":
+                    continue
+                if name == "author":
+                    value = value or None
+                if getattr(current, name) != value:
+                    values[name] = value
+            if "published_at" in values:
+                values["has_time"] = True
+            if not values:
+                return current, None
+            if "body" in values:
+                values["html"] = render_markdown(values["body"])
+            now = _now()
+            if values.get("pinned"):
+                await self._unpin_all(conn, feed, now)
+            rev = await self._next_rev(conn, feed.id, now)
+            await conn.execute(
+                update(entries)
+                .where(entries.c.id == entry_id)
+                .values(**values, rev=rev, updated_at=now)
+            )
+            entry = await self._entry(conn, feed, entry_id)
+            payload = entry_event("updated", entry)
+            await self._log(conn, feed.id, entry.rev, payload, now)
+        return entry, Change(slug, entry.rev, payload)
+
+    async def delete_entry(self, slug: str, entry_id: int) -> Change | None:
+        """Tombstone the entry (body cleared); deleting twice is a no-op returning None."""
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug)
+            current = await self._entry(conn, feed, entry_id)
+            if current.deleted:
+                return None
+            now = _now()
+            rev = await self._next_rev(conn, feed.id, now)
+            await conn.execute(
+                update(entries)
+                .where(entries.c.id == entry_id)
+                .values(deleted=True, pinned=False, body="", html="", rev=rev, updated_at=now)
+            )
+            entry = await self._entry(conn, feed, entry_id)
+            payload = entry_event("deleted", entry)
+            await self._log(conn, feed.id, rev, payload, now)
+        return Change(slug, rev, payload)
+
+    async def list_entries(self, slug: str, *, limit: int, before: int | None = None) -> EntryPage:
+        """Newest-first page of live entries; ``before`` is the id of the last entry seen."""
+        async with self._read() as conn:
+            feed = await self._feed_row(conn, slug)
+            query = select(entries).where(entries.c.feed_id == feed.id, ~entries.c.deleted)
+            if before is not None:
+                cursor = (
+                    await conn.execute(
+                        select(entries.c.published_at, entries.c.id).where(
+                            entries.c.id == before, entries.c.feed_id == feed.id
+                        )
+                    )
+                ).first()
+                if cursor is None:
+                    raise InvalidCursor(f"before={before} is not an entry of feed {slug!r}")
+                query = query.where(
+                    or_(
+                        entries.c.published_at < cursor.published_at,
+                        and_(
+                            entries.c.published_at == cursor.published_at,
+                            entries.c.id < cursor.id,
+                        ),
+                    )
+                )
+            rows = (
+                await conn.execute(
+                    query.order_by(entries.c.published_at.desc(), entries.c.id.desc()).limit(
+                        limit + 1
+                    )
+                )
+            ).all()
+        zone = ZoneInfo(feed.timezone)
+        page = [_entry_from_row(row, slug, zone) for row in rows[:limit]]
+        next_before = page[-1].id if len(rows) > limit else None
+        return EntryPage(entries=page, next_before=next_before, rev=feed.rev)
+
+    # -- change log -----------------------------------------------------------------------
+
+    async def current_rev(self, slug: str) -> int:
+        async with self._read() as conn:
+            rev = (await conn.execute(select(feeds.c.rev).where(feeds.c.slug == slug))).first()
+        if rev is None:
+            raise NotFound(f"feed {slug!r} not found")
+        return int(rev[0])
+
+    async def changes_since(
+        self, slug: str, since: int, *, limit: int
+    ) -> tuple[int, list[tuple[int, bytes]]]:
+        """(feed rev, up to ``limit`` logged events with rev > since, in rev order)."""
+        async with self._read() as conn:
+            feed = await self._feed_row(conn, slug)
+            rows = (
+                await conn.execute(
+                    select(changes.c.rev, changes.c.payload)
+                    .where(changes.c.feed_id == feed.id, changes.c.rev > since)
+                    .order_by(changes.c.rev)
+                    .limit(limit)
+                )
+            ).all()
+        return int(feed.rev), [(int(rev), payload.encode()) for rev, payload in rows]
+
+    # -- import ---------------------------------------------------------------------------
+
+    async def import_entries(self, slug: str, items: Sequence[ImportedEntry]) -> list[Change]:
+        """Insert imported entries (oldest first) without clock times; skip already-imported
+        ones (same ``import_key``). One transaction; returns the changes made."""
+        made: list[Change] = []
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug)
+            known = set(
+                (
+                    await conn.execute(
+                        select(entries.c.import_key).where(
+                            entries.c.feed_id == feed.id, entries.c.import_key.is_not(None)
+                        )
+                    )
+                ).scalars()
+            )
+            for item in items:
+                if item.import_key in known:
+                    continue
+                known.add(item.import_key)
+                now = _now()
+                rev = await self._next_rev(conn, feed.id, now)
+                entry_id = (
+                    await conn.execute(
+                        insert(entries)
+                        .values(
+                            feed_id=feed.id,
+                            rev=rev,
+                            published_at=item.published_at,
+                            updated_at=now,
+                            author=None,
+                            body=item.body,
+                            html=render_markdown(item.body),
+                            pinned=False,
+                            key_event=False,
+                            deleted=False,
+                            has_time=False,
+                            import_key=item.import_key,
+                        )
+                        .returning(entries.c.id)
+                    )
+                ).scalar_one()
+                entry = await self._entry(conn, feed, entry_id)
+                payload = entry_event("created", entry)
+                await self._log(conn, feed.id, rev, payload, now)
+                made.append(Change(slug, rev, payload))
+        return made
+
+
+__all__ = ["EntryOp", "ImportedEntry", "Principal", "Store"]
