@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     client_max_messages_per_minute: int = Field(default=120, ge=1)
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or CIDRs, or "*"
+    # when only the proxy can reach the app, as on the compose network).
+    forwarded_allow_ips: str = "127.0.0.1"
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:

@@ -15,6 +15,10 @@ from app.brokers import from_url
 from app.config import Settings, load_settings
 from app.hub import Hub
 from app.live import sse, ws
+from app.logging import RequestContextMiddleware
+from app.logging import configure as configure_logging
+from app.metrics import Metrics, MetricsMiddleware
+from app.metrics import router as metrics_router
 from app.state import AppState
 from app.store import Store
 from app.store.engine import make_engine
@@ -25,6 +29,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. ``settings`` defaults to the environment (``LIVEFEED_*``)."""
     settings = settings or load_settings()
+    configure_logging(settings.log_format, settings.log_level, [settings.admin_token or ""])
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,12 +40,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         state = AppState(settings=settings, store=store, hub=hub)
         app.state.livefeed = state
+        metrics.bind(state)
         await hub.start()
         lifecycle.register(state)
         try:
             yield
         finally:
             lifecycle.unregister(state)
+            metrics.bind(None)
             lifecycle.drain(state)
             await hub.stop()
             await store.close()
@@ -52,6 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(errors.BodySizeLimit, limit=settings.max_request_bytes)
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware)  # outermost: the request id covers all
+    app.include_router(metrics_router)
     app.include_router(feeds.router)
     app.include_router(entries.router)
     app.include_router(ws.router)
