@@ -1,0 +1,71 @@
+"""Reporter console: the ``/studio`` page and the two API calls only it needs.
+
+The page is static (no feed data in it): ``web/static/studio.js`` signs in with a bearer token
+kept in ``sessionStorage`` and talks to the public API. ``GET /api/whoami`` tells it what the
+token may do; ``POST /api/preview`` renders a draft exactly as it will be published.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app import pages
+from app.api.deps import PrincipalDep, SettingsDep
+from app.render import render_markdown
+
+router = APIRouter()
+
+#: The reader CSP, plus: never framed (clickjacking a publish button), no referrer.
+STUDIO_CSP = pages.CSP + "; frame-ancestors 'none'"
+
+
+class WhoAmI(BaseModel):
+    is_admin: bool
+    feed: str | None = Field(description="The feed a reporter token writes to; null for admin.")
+    name: str
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Annotated[str, StringConstraints(max_length=1_000_000)]
+
+
+class PreviewResponse(BaseModel):
+    html: str = Field(description="Sanitized HTML, as readers will see it.")
+
+
+@router.get("/api/whoami", response_model=WhoAmI, tags=["studio"])
+async def whoami(principal: PrincipalDep) -> WhoAmI:
+    """What the bearer token is: the admin, or a reporter of one feed. 401 if invalid."""
+    return WhoAmI(is_admin=principal.is_admin, feed=principal.feed, name=principal.name)
+
+
+@router.post("/api/preview", response_model=PreviewResponse, tags=["studio"])
+async def preview(
+    data: PreviewRequest, _who: PrincipalDep, settings: SettingsDep
+) -> PreviewResponse:
+    """Render Markdown the way a published entry is rendered. 413 past the entry size limit."""
+    limit = settings.max_entry_body_chars
+    if len(data.body) > limit:
+        raise HTTPException(413, f"entry body is {len(data.body)} characters; the limit is {limit}")
+    return PreviewResponse(html=render_markdown(data.body))
+
+
+@router.api_route("/studio", methods=["GET", "HEAD"], include_in_schema=False)
+async def studio_page() -> Response:
+    html = pages.templates().get_template("studio.html").render()
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": STUDIO_CSP,
+            "Cache-Control": "no-cache",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+        },
+    )
