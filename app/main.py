@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app import __version__, errors, lifecycle, pages
+from app import __version__, embeds, errors, lifecycle, pages, studio
 from app.api import entries, feeds
 from app.brokers import from_url
 from app.config import Settings, load_settings
@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(sse.router)
     app.include_router(pages.router)
+    app.include_router(embeds.router)
+    app.include_router(studio.router)
     app.mount("/static", pages.static_app(), name="static")
 
     @app.get("/healthz", tags=["ops"])
