@@ -6,7 +6,7 @@ WebSocket and SSE connection and into ``GET …/changes`` responses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from app.schemas import Entry, Feed
@@ -21,6 +21,8 @@ class Change:
     feed: str
     rev: int
     payload: bytes  # a complete JSON event object, UTF-8
+    #: Wall-clock time (ns) the writer published it, for the latency metric; 0 = unknown.
+    published_ns: int = field(default=0, compare=False)
 
 
 def entry_event(op: EntryOp, entry: Entry) -> bytes:

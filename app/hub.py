@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,6 +39,10 @@ class Event:
     """A change as the transports send it; each encoding is computed once per process."""
 
     __slots__ = ("__dict__", "payload", "rev")
+
+    #: Wall-clock ns at which the writer published the change (0: unknown, e.g. read back
+    #: from the store); the metrics hook measures publish-to-delivery latency from it.
+    origin_ns = 0
 
     def __init__(self, rev: int, payload: bytes) -> None:
         self.rev = rev
@@ -170,6 +176,8 @@ class Hub:
         A broker failure is logged, not raised: the change is committed, and other
         processes pick it up from the store (poll while the broker is down, catch-up after).
         """
+        if not change.published_ns:
+            change = dataclasses.replace(change, published_ns=time.time_ns())
         self._on_change(change)
         if self.broker.in_process:
             return
@@ -186,7 +194,9 @@ class Hub:
         if channel is None or change.rev <= channel.last_rev:
             return
         if change.rev == channel.last_rev + 1 and channel.filling is None:
-            self._deliver(channel, Event(change.rev, change.payload))
+            event = Event(change.rev, change.payload)
+            event.origin_ns = change.published_ns
+            self._deliver(channel, event)
             return
         channel.target_rev = max(channel.target_rev, change.rev)
         self._start_fill(channel)
