@@ -1,8 +1,10 @@
 """Redis pub/sub broker: wakes every process that has readers of a feed.
 
 One channel per feed (``livefeed:feed:SLUG``); a process subscribes only while it has
-readers of that feed. Messages are ``b"REV " + event bytes``, so receivers learn the rev
-without parsing JSON. The reader loop reconnects with capped exponential backoff and
+readers of that feed. Messages are ``b"REV TS_NS " + event bytes``, so receivers learn
+the rev without parsing JSON; ``TS_NS`` is the publisher's wall clock (ns), for the latency
+metric. A message without it (``b"REV " + event``) is still read: the event is JSON, so its
+first byte is ``{``, never a digit. The reader loop reconnects with capped exponential backoff and
 reports each loss and recovery through ``on_state`` so the hub can catch up from the store.
 """
 
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -36,6 +39,8 @@ class RedisBroker:
     def __init__(self, url: str) -> None:
         self.url = url
         self.connected = False
+        #: Times the connection came back after a loss (a metric).
+        self.reconnects = 0
         self._client = aioredis.Redis.from_url(
             url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=10
         )
@@ -61,7 +66,8 @@ class RedisBroker:
     async def publish(self, change: Change) -> None:
         try:
             await self._client.publish(
-                channel_for(change.feed), b"%d " % change.rev + change.payload
+                channel_for(change.feed),
+                b"%d %d " % (change.rev, change.published_ns or time.time_ns()) + change.payload,
             )
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
@@ -104,12 +110,16 @@ class RedisBroker:
 
     async def _run(self) -> None:
         delay = BACKOFF_START
+        connected_before = False
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 # A sentinel channel keeps the connection subscribed even with no feeds.
                 await pubsub.subscribe("livefeed:control", *(channel_for(f) for f in self._feeds))
                 self._pubsub = pubsub
+                if connected_before:
+                    self.reconnects += 1
+                connected_before = True
                 self._set_state(True)
                 delay = BACKOFF_START
                 await self._read(pubsub)
@@ -137,4 +147,10 @@ class RedisBroker:
                 continue
             data: bytes = message["data"]
             rev, _, payload = data.partition(b" ")
-            self._on_message(Change(channel[len(CHANNEL_PREFIX) :], int(rev), payload))
+            published_ns = 0
+            if payload[:1].isdigit():
+                stamp, _, payload = payload.partition(b" ")
+                published_ns = int(stamp)
+            self._on_message(
+                Change(channel[len(CHANNEL_PREFIX) :], int(rev), payload, published_ns)
+            )
