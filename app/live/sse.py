@@ -14,7 +14,8 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.live.access import admit, release
-from app.live.connection import LiveConnection
+from app.live.connection import CLOSE_SLOW_READER, LiveConnection
+from app.metrics import metrics_of
 from app.state import AppState
 
 router = APIRouter()
@@ -48,8 +49,12 @@ async def feed_events(
         state.hub.detach(slug, connection)
         release(state, request)
         raise
+    metrics = metrics_of(request.app)
+    if since is not None:
+        metrics.catchups_served.labels("sse").inc()
 
     async def stream() -> AsyncIterator[bytes]:
+        metrics.open_connections.labels("sse").inc()
         try:
             yield b"retry: %d\n\n" % RETRY_MS
             while True:
@@ -68,6 +73,9 @@ async def feed_events(
         finally:
             state.hub.detach(slug, connection)
             release(state, request)
+            metrics.open_connections.labels("sse").dec()
+            if connection.close_code == CLOSE_SLOW_READER:
+                metrics.slow_reader_disconnects.labels("sse").inc()
 
     return StreamingResponse(
         stream(),

@@ -18,9 +18,11 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from app.live.access import admit, release
 from app.live.connection import (
     CLOSE_POLICY,
+    CLOSE_SLOW_READER,
     CLOSE_UNKNOWN_FEED,
     LiveConnection,
 )
+from app.metrics import metrics_of
 from app.state import AppState
 
 router = APIRouter()
@@ -45,6 +47,10 @@ async def feed_socket(
     settings = state.settings
     connection = LiveConnection(slug, settings.send_buffer_bytes)
     writer: asyncio.Task[None] | None = None
+    metrics = metrics_of(websocket.app)
+    metrics.open_connections.labels("websocket").inc()
+    if since is not None:
+        metrics.catchups_served.labels("websocket").inc()
     try:
         await connection.start(state.hub, state.store, since, settings.catchup_max_events)
         writer = asyncio.create_task(_write(websocket, connection))
@@ -54,6 +60,9 @@ async def feed_socket(
     finally:
         state.hub.detach(slug, connection)
         release(state, websocket)
+        metrics.open_connections.labels("websocket").dec()
+        if connection.close_code == CLOSE_SLOW_READER:
+            metrics.slow_reader_disconnects.labels("websocket").inc()
         if writer is not None:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
