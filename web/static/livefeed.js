@@ -694,6 +694,7 @@
     this.cfg = timeline.cfg;
     this.mode = "ws";
     this.failures = { ws: 0, sse: 0 };
+    this.worked = { ws: false, sse: false };
     this.attempt = 0;
     this.timer = null;
     this.ws = null;
@@ -795,7 +796,10 @@
     return new URL(path, window.location.href);
   };
 
+  /** Count a failure to open `mode`; after two, on a page where it never worked, move on. */
   Live.prototype.fellBack = function (mode) {
+    // Once a transport has worked here, failures are outages (restart, network): retry it.
+    if (this.worked[mode]) return false;
     this.failures[mode] += 1;
     if (this.failures[mode] >= 2) {
       this.mode = mode === "ws" ? "sse" : "poll";
@@ -823,6 +827,7 @@
     ws.onopen = function () {
       opened = true;
       self.connected = true;
+      self.worked.ws = true;
       self.failures.ws = 0;
       self.tl.setConn("live");
     };
@@ -863,6 +868,7 @@
     es.onopen = function () {
       opened = true;
       self.connected = true;
+      self.worked.sse = true;
       self.failures.sse = 0;
       self.attempt = 0;
       self.tl.setConn("live");
