@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 def _describe(error: dict[str, Any]) -> str:
-    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    loc = [str(part) for part in error.get("loc", ())]
+    if loc and loc[0] in {"body", "query", "path", "header"}:
+        loc = loc[1:]
     kind = error.get("type", "")
     if kind == "json_invalid":
         return f"malformed JSON: {error.get('ctx', {}).get('error', 'cannot parse')}"
@@ -89,34 +91,31 @@ class BodySizeLimit:
                     await _reject(send, 413, self._message())
                     return
         received = 0
-        started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Past the limit, answer 413 ourselves and tell the app the client left: the
+            # app stops reading, and whatever it then tries to send is dropped.
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge
+                    rejected = True
+                    await _reject(send, 413, self._message())
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _reject(send, 413, self._message())
+        await self.app(scope, limited_receive, guarded_send)
 
     def _message(self) -> str:
         return f"request body too large: the limit is {self.limit} bytes"
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def _reject(send: Send, status: int, detail: str) -> None:

@@ -57,6 +57,7 @@ def _names(locale: Locale) -> tuple[dict[str, int], dict[str, int]]:
     return weekdays, months
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TOKEN = re.compile(r"[^\W\d_]+\.?|\d+", re.UNICODE)
 
 
@@ -135,9 +136,10 @@ def resolve_date(day: ParsedDay, year: int | None, today: date) -> date:
                 f"line {day.line}: {day.day}/{day.month} does not exist in {year}"
             ) from None
         if candidate.weekday() != day.weekday:
+            named = _WEEKDAYS[day.weekday]
             raise ImportFormatError(
-                f"line {day.line}: in {year}, {candidate.isoformat()} does not fall on the "
-                "weekday the heading names; check --year"
+                f"line {day.line}: {candidate.isoformat()} is a {_WEEKDAYS[candidate.weekday()]}, "
+                f"but the heading says {named}; check --year"
             )
         return candidate
     for candidate_year in range(today.year, today.year - 400, -1):
@@ -157,8 +159,9 @@ def plan(
     zone = ZoneInfo(timezone)
     today = today or date.today()
     items: list[ImportedEntry] = []
-    for day in reversed(parse(text, locale)):
-        when = resolve_date(day, year, today)
+    days = parse(text, locale)
+    dates = [resolve_date(day, year, today) for day in days]  # file order: first error first
+    for day, when in reversed(list(zip(days, dates, strict=True))):
         noon = datetime.combine(when, time(12, 0), tzinfo=zone)
         seen: Counter[str] = Counter()
         oldest_first = list(reversed(day.entries))

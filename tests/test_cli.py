@@ -1,0 +1,223 @@
+"""The ``livefeed`` command, run as a user runs it: a subprocess with LIVEFEED_* set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.services import LivefeedServer
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "liveblog-fr.txt"
+LIVEFEED = str(Path(sys.executable).with_name("livefeed"))
+
+
+def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEFEED_")}
+    full_env.update(env)
+    result = subprocess.run(
+        [LIVEFEED, *args], env=full_env, capture_output=True, text=True, timeout=60
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> dict[str, str]:
+    env = {"LIVEFEED_DATABASE_URL": database_url}
+    run(env, "migrate")
+    return env
+
+
+def fixture_paragraphs() -> tuple[list[str], list[str]]:
+    headings, entries = [], []
+    for line in FIXTURE.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        (
+            headings
+            if len(line) < 40 and line.split()[0] in {"Jeudi", "Mercredi", "Mardi"}
+            else entries
+        ).append(line)
+    return headings, entries
+
+
+def entries_via_store(database_url: str, slug: str) -> list[dict[str, Any]]:
+    import asyncio
+
+    from app.store import Store
+    from app.store.engine import make_engine
+
+    async def read() -> list[dict[str, Any]]:
+        store = Store(make_engine(database_url))
+        try:
+            page = await store.list_entries(slug, limit=200)
+            return [entry.model_dump() for entry in page.entries]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def test_migrate_is_idempotent(database_url: str) -> None:
+    env = {"LIVEFEED_DATABASE_URL": database_url}
+    first = run(env, "migrate")
+    assert "migrated from empty to 0001" in first.stdout
+    second = run(env, "migrate")
+    assert "already at 0001" in second.stdout
+
+
+def test_feeds_and_tokens(cli_env: dict[str, str]) -> None:
+    created = run(
+        cli_env,
+        "feeds",
+        "create",
+        "moscou",
+        "--title",
+        "Conférence",
+        "--locale",
+        "fr-FR",
+        "--timezone",
+        "Europe/Paris",
+    )
+    assert "created feed 'moscou'" in created.stdout
+    listing = run(cli_env, "feeds", "list")
+    assert "moscou\tlive\trev 0\tConférence" in listing.stdout
+    token = run(cli_env, "tokens", "create", "moscou", "--name", "ana").stdout.strip()
+    assert token.startswith("lf_")
+    duplicate = run(cli_env, "feeds", "create", "moscou", "--title", "x", check=False)
+    assert duplicate.returncode != 0 and "already exists" in duplicate.stderr
+    bad_slug = run(cli_env, "feeds", "create", "Not OK", "--title", "x", check=False)
+    assert bad_slug.returncode == 2 and "invalid slug" in bad_slug.stderr
+    bad_zone = run(
+        cli_env, "feeds", "create", "ok", "--title", "x", "--timezone", "Nowhere/City", check=False
+    )
+    assert bad_zone.returncode == 2 and "time zone" in bad_zone.stderr
+    unknown = run(cli_env, "tokens", "create", "nope", check=False)
+    assert unknown.returncode != 0 and "'nope' not found" in unknown.stderr
+
+
+def test_import_keeps_days_and_order_without_clock_times(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    run(
+        cli_env,
+        "feeds",
+        "create",
+        "moscou",
+        "--title",
+        "Moscou",
+        "--locale",
+        "fr-FR",
+        "--timezone",
+        "Europe/Paris",
+    )
+    result = run(cli_env, "import", "moscou", str(FIXTURE))
+    _headings, paragraphs = fixture_paragraphs()
+    assert f"imported {len(paragraphs)} entries" in result.stdout
+
+    entries = entries_via_store(database_url, "moscou")
+    assert [e["body"] for e in entries] == paragraphs
+    assert all(e["has_time"] is False for e in entries)
+    days = [e["published_at"].date() for e in entries]
+    # Without --year: the most recent year in which 24 June is a Thursday (2021).
+    assert days[0] == date(2021, 6, 24)
+    assert days[-1] == date(2021, 6, 22)
+    assert days == sorted(days, reverse=True)
+    assert sum(1 for d in days if d == date(2021, 6, 23)) == 11
+
+    again = run(cli_env, "import", "moscou", str(FIXTURE))
+    assert (
+        "imported 0 entries" in again.stdout
+        and f"({len(paragraphs)} already there)" in again.stdout
+    )
+    assert len(entries_via_store(database_url, "moscou")) == len(paragraphs)
+
+
+def test_import_errors_are_clear(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run(cli_env, "feeds", "create", "moscou", "--title", "Moscou", "--locale", "fr-FR")
+    wrong_year = run(cli_env, "import", "moscou", str(FIXTURE), "--year", "2022", check=False)
+    assert wrong_year.returncode == 2
+    assert "line 1" in wrong_year.stderr and "--year" in wrong_year.stderr
+    headless = tmp_path / "headless.txt"
+    headless.write_text("Une entrée sans jour.\n", encoding="utf-8")
+    no_heading = run(cli_env, "import", "moscou", str(headless), check=False)
+    assert no_heading.returncode == 2 and "Jeudi 24 juin" in no_heading.stderr
+    missing = run(cli_env, "import", "moscou", str(tmp_path / "missing.txt"), check=False)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    unknown = run(cli_env, "import", "nope", str(FIXTURE), check=False)
+    assert unknown.returncode == 2 and "'nope' not found" in unknown.stderr
+
+
+def test_import_reads_other_locales(
+    cli_env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    export = tmp_path / "en.txt"
+    export.write_text(
+        "Sunday 12 October\nSecond, newer.\nFirst.\nSaturday 11 October\nThe day before.\n",
+        encoding="utf-8",
+    )
+    run(
+        cli_env,
+        "feeds",
+        "create",
+        "cup",
+        "--title",
+        "Cup",
+        "--locale",
+        "en-GB",
+        "--timezone",
+        "Europe/London",
+    )
+    run(cli_env, "import", "cup", str(export), "--year", "2025")
+    entries = entries_via_store(database_url, "cup")
+    assert [e["body"] for e in entries] == ["Second, newer.", "First.", "The day before."]
+    assert [e["published_at"].date() for e in entries] == [
+        date(2025, 10, 12),
+        date(2025, 10, 12),
+        date(2025, 10, 11),
+    ]
+
+
+def test_invalid_setting_stops_with_one_clear_line(tmp_path: Path) -> None:
+    result = run({"LIVEFEED_DATABASE_URL": "mysql://nope"}, "feeds", "list", check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "LIVEFEED_DATABASE_URL" in lines[0]
+
+
+def test_serve_first_start_and_post(livefeed_factory: Any, tmp_path: Path) -> None:
+    server: LivefeedServer = livefeed_factory(env={"LIVEFEED_ADMIN_TOKEN": ""})
+    log = server.log_text()
+    assert "/feeds/demo" in log and "/studio" in log
+    token = next(line.split()[2] for line in log.splitlines() if "admin token:" in line)
+    assert token.startswith("lf_")
+    demo = httpx.get(f"{server.base_url}/api/feeds/demo/entries").json()
+    assert len(demo["entries"]) >= 3
+
+    posted = run({}, "post", "demo", "From the **CLI**", "--url", server.base_url, "--token", token)
+    assert "posted entry" in posted.stdout
+    newest = httpx.get(f"{server.base_url}/api/feeds/demo/entries?limit=1").json()["entries"][0]
+    assert newest["html"] == "<p>From the <strong>CLI</strong></p>"
+    refused = run(
+        {}, "post", "demo", "x", "--url", server.base_url, "--token", "lf_wrong", check=False
+    )
+    assert refused.returncode == 2 and "401" in refused.stderr
+
+    # Second start on the same database: no second admin token, no second demo feed.
+    server.restart()
+    assert (
+        "printed on first start" in server.log_text()
+        or token not in server.log_text().split("admin token:")[-1]
+    )
+    feeds = httpx.get(f"{server.base_url}/api/feeds").json()
+    assert [f["slug"] for f in feeds] == ["demo"]
