@@ -228,6 +228,7 @@ async def render_timeline_page(
         if page.rev != feed.rev:
             # A change landed between the two reads: render coherent data, don't cache it.
             feed = await store.get_feed(slug) or feed
+        pinned, key_events = await store.highlights(slug) if before is None else (None, None)
         tl = timeline.build_timeline(
             feed,
             page.entries,
@@ -235,6 +236,8 @@ async def render_timeline_page(
             next_before=page.next_before,
             before=before,
             limit=limit,
+            pinned_entry=pinned,
+            key_event_entries=key_events,
         )
         url = timeline.feed_url(settings.public_url, slug)
         ld = timeline.script_json(timeline.json_ld(feed, page.entries, settings.public_url))

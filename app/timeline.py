@@ -451,6 +451,8 @@ def build_timeline(
     before: int | None,
     limit: int,
     base_path: str = "",
+    pinned_entry: Entry | None = None,
+    key_event_entries: Sequence[Entry] | None = None,
 ) -> TimelineView:
     """Lay out one page of newest-first ``entries``.
 
@@ -461,9 +463,16 @@ def build_timeline(
     zone = feed_zone(feed.timezone)
     tag = feed.locale
     first_page = before is None
+    if first_page and pinned_entry is not None and all(e.id != pinned_entry.id for e in entries):
+        entries = [pinned_entry, *entries]
     pinned = [entry_view(e, zone, tag) for e in entries if e.pinned and first_page]
     rest = [e for e in entries if not (e.pinned and first_page)]
     groups = group_by_day(rest, zone, tag)
+    key_sources = (
+        [entry_view(e, zone, tag) for e in key_event_entries]
+        if key_event_entries is not None
+        else [*pinned, *(v for g in groups for v in g.entries)]
+    )
     key_events = [
         KeyEventLink(
             v.entry.id,
@@ -471,7 +480,7 @@ def build_timeline(
             v.headline,
         )
         for v in sorted(
-            [*pinned, *(v for g in groups for v in g.entries)],
+            key_sources,
             key=lambda v: (v.entry.published_at, v.entry.id),
             reverse=True,
         )

@@ -453,6 +453,31 @@ class Store:
         next_before = page[-1].id if len(rows) > limit else None
         return EntryPage(entries=page, next_before=next_before, rev=feed.rev)
 
+    async def highlights(
+        self, slug: str, *, key_events: int = 20
+    ) -> tuple[Entry | None, list[Entry]]:
+        """The pinned entry (if any) and the newest ``key_events`` key events, wherever they
+        sit in the timeline — for the top of a reader page, whose first page may not hold them."""
+        async with self._read() as conn:
+            feed = await self._feed_row(conn, slug)
+            live = and_(entries.c.feed_id == feed.id, ~entries.c.deleted)
+            pinned = (
+                await conn.execute(select(entries).where(live, entries.c.pinned).limit(1))
+            ).first()
+            keys = (
+                await conn.execute(
+                    select(entries)
+                    .where(live, entries.c.key_event)
+                    .order_by(entries.c.published_at.desc(), entries.c.id.desc())
+                    .limit(key_events)
+                )
+            ).all()
+        zone = ZoneInfo(feed.timezone)
+        return (
+            _entry_from_row(pinned, slug, zone) if pinned is not None else None,
+            [_entry_from_row(row, slug, zone) for row in keys],
+        )
+
     # -- change log -----------------------------------------------------------------------
 
     async def current_rev(self, slug: str) -> int:

@@ -1,0 +1,1 @@
+"""Templates and static files (shipped as package data so wheels carry them)."""
