@@ -317,9 +317,9 @@ def _histogram(values: Any) -> dict[str, int]:
     return h
 
 
-def _cpu() -> float:
+def _cpu() -> tuple[float, float]:
     t = os.times()
-    return t.user + t.system
+    return t.user, t.system
 
 
 async def worker_main() -> None:
@@ -375,7 +375,8 @@ async def worker_main() -> None:
             "compressed_frames": stats.compressed_frames,
             "complete_readers": stats.complete_readers,
             "per_reader_counts": _histogram(r.got for r in readers),
-            "cpu_s": cpu1 - cpu0,
+            "cpu_s": sum(cpu1) - sum(cpu0),
+            "cpu_user_s": cpu1[0] - cpu0[0],
             "latency_us_b64": base64.b64encode(lat.tobytes()).decode(),
         }
     )

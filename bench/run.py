@@ -282,7 +282,6 @@ async def amain(args: argparse.Namespace) -> int:
         ]
     )
     print(md)
-    RESULTS.mkdir(exist_ok=True)
     raw = {
         "started": started,
         "args": vars(args),
@@ -291,11 +290,17 @@ async def amain(args: argparse.Namespace) -> int:
         "systems": rows,
         "page": page,
     }
-    suffix = "-smoke" if args.smoke else ""
-    for stem in (f"{started}{suffix}", f"latest{suffix}"):
-        (RESULTS / f"{stem}.md").write_text(md)
-        (RESULTS / f"{stem}.json").write_text(json.dumps(raw, indent=1))
+    write_results(Path(args.results), f"{started}{'-smoke' if args.smoke else ''}", md, raw)
     return 0 if all(r.get("ok") for r in rows) else 1
+
+
+def write_results(results: Path, stem: str, md: str, raw: dict[str, Any]) -> None:
+    """``STEM.md``/``.json`` plus ``latest[-smoke].md``/``.json`` in ``results``."""
+    results.mkdir(parents=True, exist_ok=True)
+    latest = "latest-smoke" if stem.endswith("-smoke") else "latest"
+    for name in (stem, latest):
+        (results / f"{name}.md").write_text(md)
+        (results / f"{name}.json").write_text(json.dumps(raw, indent=1))
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -305,6 +310,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--messages", type=int, default=None)
     ap.add_argument("--clients", type=int, default=2, help="load-client worker processes")
     ap.add_argument("--smoke", action="store_true", help="tiny run: 50 readers, 10 messages")
+    ap.add_argument("--results", default=str(RESULTS), help="where to write the results")
     ap.add_argument("--page", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--page-entries", type=int, default=500)
     ap.add_argument("--page-seconds", type=float, default=10)

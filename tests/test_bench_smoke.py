@@ -1,0 +1,55 @@
+"""The fan-out benchmark runs end to end in smoke mode (no timing assertions, by design).
+
+Runs ``python -m bench.run --smoke`` on the floor and one livefeed process: 50 readers offering
+permessage-deflate, 10 messages. Checks the run completed, every reader got every message
+exactly once, and the results were written.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("psutil", reason="bench extra not installed: pip install -e '.[bench]'")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_smoke_run_delivers_everything_and_writes_results(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--smoke",
+            "--systems",
+            "floor,livefeed-1",
+            "--results",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    raw = json.loads((tmp_path / "latest-smoke.json").read_text())
+    rows = {r["system"]: r for r in raw["systems"]}
+    assert set(rows) == {"floor", "livefeed-1"}
+    for name, r in rows.items():
+        assert r["ok"], (name, r.get("error"), r.get("server_log"))
+        assert r["connected"] == r["readers"] == 50, name
+        assert r["expected"] == 50 * 10, name
+        assert r["lost"] == 0, (name, r["per_reader_counts"])
+        assert r["duplicates"] == 0, name
+        assert r["received"] == r["expected"], name
+
+    md = (tmp_path / "latest-smoke.md").read_text()
+    assert "| floor |" in md
+    assert "| livefeed-1 |" in md
+    assert list(tmp_path.glob("2*-smoke.json")), "no timestamped result written"
