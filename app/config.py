@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     client_max_message_bytes: int = Field(default=4096, ge=16)
     client_max_messages_per_minute: int = Field(default=120, ge=1)
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
+    # WebSocket implementation under `livefeed serve`: "native" serves /ws/feeds/… from a
+    # plain asyncio protocol (app/live/native_ws.py); "asgi" through uvicorn + Starlette.
+    ws_engine: Literal["native", "asgi"] = "asgi"
 
     # Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or CIDRs, or "*"
     # when only the proxy can reach the app, as on the compose network).

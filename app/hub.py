@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from app.brokers.base import Broker, BrokerUnavailable
 from app.events import Change
+from app.live.frames import OP_TEXT, frame
 from app.store import NotFound, Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ class Event:
     @cached_property
     def text(self) -> str:
         return self.payload.decode()
+
+    @cached_property
+    def ws_frame(self) -> bytes:
+        """The complete WebSocket text frame, built once and written to every reader."""
+        return frame(OP_TEXT, self.payload)
 
     @cached_property
     def sse(self) -> bytes:

@@ -33,10 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         store = Store(make_engine(settings.database_url))
         hub = Hub(
-            store, from_url(settings.redis_url), store_poll_seconds=settings.store_poll_seconds
+            store,
+            from_url(settings.redis_url),
+            store_poll_seconds=settings.store_poll_seconds,
+            resync_seconds=settings.resync_seconds,
         )
         state = AppState(settings=settings, store=store, hub=hub)
         app.state.livefeed = state
@@ -44,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await hub.start()
         lifecycle.register(state)
         try:
-            yield
+            # Lifespan state: uvicorn hands it to the native WebSocket protocol too.
+            yield {"livefeed": state, "livefeed.metrics": metrics}
         finally:
             lifecycle.unregister(state)
             metrics.bind(None)

@@ -19,7 +19,12 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, workers: int = 1
         workers=workers,
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        # native: /ws/feeds/… on the fast path, other WebSocket paths through ASGI.
+        ws=(
+            "app.live.native_ws:FeedSocketProtocol"
+            if settings.ws_engine == "native"
+            else "websockets-sansio"
+        ),
         # Readers send nothing of interest: cap their frames; ping to find dead peers.
         ws_max_size=settings.client_max_message_bytes,
         ws_ping_interval=settings.heartbeat_seconds,

@@ -1,0 +1,441 @@
+"""The WebSocket fast path: ``/ws/feeds/{slug}`` served by a plain asyncio Protocol.
+
+uvicorn hands every WebSocket upgrade to the protocol class named in its ``ws`` setting
+(see :mod:`app.server`). :class:`FeedSocketProtocol` takes the ones for
+``/ws/feeds/{slug}`` and serves them without ASGI; any other WebSocket path is passed on,
+untouched, to uvicorn's own sans-I/O implementation (and so to the ASGI app).
+
+Why: a reader costs what its socket costs. There is no task, queue or timer per connection
+— the connection is an object with ``__slots__`` that the hub calls back. Each event's
+frame is built once per process (:attr:`app.hub.Event.ws_frame`) and written with one
+``transport.write`` per reader. Opening a stream runs one short task (feed lookup, hub
+attach, catch-up read); after that everything is callbacks. Keepalive pings for all
+connections come from one sweep loop per process, not a timer each.
+
+Behaviour is the same as the ASGI endpoint in :mod:`app.live.ws` (which stays the
+portable implementation for other ASGI servers): hello, catch-up or reset, then live;
+the same close codes; the same per-IP cap and origin check; ``send_buffer_bytes`` bounds
+what the kernel has not taken yet (``transport.get_write_buffer_size()``), past which the
+reader is sent 4008 and cut off. permessage-deflate is declined: events are small and
+compressing per reader costs more CPU than it saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import re
+import struct
+import time
+from typing import Any, ClassVar, cast
+from urllib.parse import parse_qs, unquote
+
+from starlette.requests import HTTPConnection
+
+from app.events import hello_event, reset_event
+from app.hub import Event
+from app.live.access import admit, release
+from app.live.connection import (
+    CLOSE_POLICY,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_SLOW_READER,
+    CLOSE_UNKNOWN_FEED,
+)
+from app.live.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    close_frame,
+    frame,
+)
+from app.metrics import Metrics
+from app.state import AppState
+
+log = logging.getLogger(__name__)
+
+FEED_PATH = re.compile(r"^/ws/feeds/([^/?#]+)$")
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+MAX_HANDSHAKE = 16 * 1024
+CLOSE_TOO_BIG = 1009
+ABORT_AFTER_CLOSE_SECONDS = 5.0
+
+
+def _accept_key(key: bytes) -> bytes:
+    return base64.b64encode(hashlib.sha1(key + GUID).digest())
+
+
+class FeedSocketProtocol(asyncio.Protocol):
+    """Serves ``/ws/feeds/{slug}``; hands any other WebSocket path to uvicorn's protocol."""
+
+    __slots__ = (
+        "_app_state",
+        "_buffer",
+        "_closing",
+        "_config",
+        "_held",
+        "_http",
+        "_idle_sweeps",
+        "_metrics",
+        "_msg_count",
+        "_msg_window",
+        "_server_state",
+        "feed",
+        "last_rev",
+        "live",
+        "state",
+        "transport",
+    )
+
+    #: Every open native connection of this process, for the keepalive sweep.
+    open_connections: ClassVar[set[FeedSocketProtocol]] = set()
+    _sweeper: ClassVar[asyncio.Task[None] | None] = None
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any]) -> None:
+        self._config = config
+        self._server_state = server_state
+        self._app_state = app_state
+        self.state: AppState | None = app_state.get("livefeed")
+        self._metrics: Metrics | None = app_state.get("livefeed.metrics")
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._http: HTTPConnection | None = None
+        self.feed = ""
+        self.last_rev = 0
+        self.live = False
+        self._held: list[Event] | None = []
+        self._closing = False
+        self._idle_sweeps = 0
+        self._msg_window = 0.0
+        self._msg_count = 0
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._idle_sweeps = 0
+        if self._http is None:
+            self._buffer += data
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > MAX_HANDSHAKE:
+                    self._http_error(431, "request headers too large")
+                return
+            request, rest = bytes(self._buffer[: end + 4]), bytes(self._buffer[end + 4 :])
+            self._buffer.clear()
+            self._handshake(request, rest)
+            return
+        self._buffer += data
+        self._read_frames()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._teardown()
+
+    def pause_writing(self) -> None:
+        # Flow control is ours: the send-buffer bound below decides when a reader is too slow.
+        return None
+
+    def resume_writing(self) -> None:
+        return None
+
+    # uvicorn calls this on every connection it tracks when the server shuts down.
+    def shutdown(self) -> None:
+        self.close(CLOSE_SERVICE_RESTART, "server restarting: reconnect")
+
+    # -- hub Subscriber protocol ------------------------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
+        if event.rev <= self.last_rev or self._closing:
+            return
+        self.last_rev = event.rev
+        transport = self.transport
+        assert transport is not None
+        transport.write(event.ws_frame)
+        if transport.get_write_buffer_size() > self._limit():
+            self._cut_off()
+
+    def close(self, code: int, reason: str) -> None:
+        if self._closing or self.transport is None or self.transport.is_closing():
+            return
+        self._closing = True
+        self.transport.write(close_frame(code, reason))
+        loop = asyncio.get_running_loop()
+        loop.call_later(ABORT_AFTER_CLOSE_SECONDS, self._abort)
+
+    # -- handshake ------------------------------------------------------------------------
+
+    def _handshake(self, request: bytes, rest: bytes) -> None:
+        head = request.decode("latin-1").split("\r\n")
+        try:
+            method, target, _version = head[0].split(" ", 2)
+        except ValueError:
+            self._http_error(400, "malformed request line")
+            return
+        path, _, query = target.partition("?")
+        match = FEED_PATH.match(unquote(path))
+        if match is None or self.state is None:
+            self._hand_over(request + rest)
+            return
+        headers: list[tuple[bytes, bytes]] = []
+        for line in head[1:]:
+            if not line:
+                continue
+            name, _, value = line.partition(":")
+            headers.append(
+                (name.strip().lower().encode("latin-1"), value.strip().encode("latin-1"))
+            )
+        lookup = {name: value for name, value in headers}
+        key = lookup.get(b"sec-websocket-key")
+        if (
+            method != "GET"
+            or b"websocket" not in lookup.get(b"upgrade", b"").lower()
+            or lookup.get(b"sec-websocket-version") != b"13"
+            or not key
+        ):
+            self._http_error(400, "not a valid WebSocket upgrade request")
+            return
+        since: int | None = None
+        raw_since = parse_qs(query).get("since", [None])[0]
+        if raw_since is not None:
+            try:
+                since = int(raw_since)
+            except ValueError:
+                self._http_error(400, "since must be an integer rev")
+                return
+        assert self.transport is not None
+        self._http = HTTPConnection(
+            {
+                "type": "websocket",
+                "path": path,
+                "headers": headers,
+                "client": self._client_address(lookup),
+                "query_string": query.encode(),
+            }
+        )
+        self.feed = unquote(match.group(1))
+        self.transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + _accept_key(key) + b"\r\n\r\n"
+        )
+        self._server_state.connections.add(self)
+        self.open_connections.add(self)
+        self._ensure_sweeper(self.state.settings.heartbeat_seconds)
+        if rest:
+            self._buffer += rest
+        task = asyncio.get_running_loop().create_task(self._open(since))
+        self._server_state.tasks.add(task)
+        task.add_done_callback(self._server_state.tasks.discard)
+
+    def _client_address(self, lookup: dict[bytes, bytes]) -> tuple[str, int]:
+        assert self.transport is not None
+        peer = self.transport.get_extra_info("peername") or ("unknown", 0)
+        host, port = str(peer[0]), int(peer[1])
+        # Behind a trusted proxy, the client is the last address it appended.
+        trusted = getattr(self._config, "forwarded_allow_ips", None) or "127.0.0.1"
+        forwarded = lookup.get(b"x-forwarded-for")
+        if forwarded and (trusted == "*" or host in str(trusted).split(",")):
+            host = forwarded.decode("latin-1").split(",")[-1].strip() or host
+        return host, port
+
+    async def _open(self, since: int | None) -> None:
+        """Admission, hello, catch-up (or reset), then live: the only task a reader gets."""
+        state = self.state
+        assert state is not None and self._http is not None
+        try:
+            feed = await state.store.get_feed(self.feed)
+            if feed is None:
+                self.close(CLOSE_UNKNOWN_FEED, f"feed {self.feed!r} not found")
+                return
+            refusal = admit(state, self._http, feed)
+            if refusal is not None:
+                self._http = None  # never admitted: nothing to release
+                self.close(*refusal)
+                return
+            if self.transport is None or self.transport.is_closing():
+                self._teardown()
+                return
+            await state.hub.attach(self.feed, self)
+            if self._metrics is not None:
+                self._metrics.open_connections.labels("websocket").inc()
+            current = await state.store.current_rev(self.feed)
+            self._send(frame(OP_TEXT, hello_event(self.feed, current)))
+            if since is not None and since != current:
+                if (
+                    since < 0
+                    or since > current
+                    or current - since > state.settings.catchup_max_events
+                ):
+                    self._send(frame(OP_TEXT, reset_event(current)))
+                else:
+                    _rev, events = await state.store.changes_since(
+                        self.feed, since, limit=current - since
+                    )
+                    if self._metrics is not None:
+                        self._metrics.catchups_served.labels("websocket").inc()
+                    self._send(b"".join(frame(OP_TEXT, p) for r, p in events if r <= current))
+            self.last_rev = current
+            held, self._held = self._held or [], None
+            self.live = True
+            for event in held:
+                self.deliver(event)
+        except Exception:
+            log.exception("opening a live stream for %s failed", self.feed)
+            self.close(1011, "internal error")
+
+    # -- incoming frames ------------------------------------------------------------------
+
+    def _read_frames(self) -> None:
+        buffer = self._buffer
+        limit = self.state.settings.client_max_message_bytes if self.state else 4096
+        while len(buffer) >= 2:
+            first, second = buffer[0], buffer[1]
+            opcode = first & 0x0F
+            masked = second & 0x80
+            length = second & 0x7F
+            offset = 2
+            if length == 126:
+                if len(buffer) < 4:
+                    return
+                length = struct.unpack_from("!H", buffer, 2)[0]
+                offset = 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    return
+                length = struct.unpack_from("!Q", buffer, 2)[0]
+                offset = 10
+            if not masked:
+                self._fail(1002, "client frames must be masked")
+                return
+            if length > limit:
+                self._fail(CLOSE_TOO_BIG, "frame too large")
+                return
+            end = offset + 4 + length
+            if len(buffer) < end:
+                return
+            mask = bytes(buffer[offset : offset + 4])
+            payload = bytes(buffer[offset + 4 : end])
+            del buffer[:end]
+            self._on_frame(opcode, payload, mask)
+
+    def _on_frame(self, opcode: int, payload: bytes, mask: bytes) -> None:
+        if opcode == OP_PING:
+            self._send(frame(OP_PONG, _unmask(payload, mask)))
+        elif opcode == OP_CLOSE:
+            if not self._closing:
+                code = (
+                    struct.unpack("!H", _unmask(payload, mask)[:2])[0]
+                    if len(payload) >= 2
+                    else 1000
+                )
+                self._closing = True
+                self._send(close_frame(code if 1000 <= code < 5000 else 1000))
+            self._abort()
+        elif opcode in (OP_TEXT, OP_BINARY, OP_CONT):
+            now = time.monotonic()
+            if now - self._msg_window > 60:
+                self._msg_window, self._msg_count = now, 0
+            self._msg_count += 1
+            assert self.state is not None
+            if self._msg_count > self.state.settings.client_max_messages_per_minute:
+                self._fail(CLOSE_POLICY, "too many messages")
+        # Pongs only prove liveness, which data_received already noted.
+
+    # -- keepalive --------------------------------------------------------------------------
+
+    @classmethod
+    def _ensure_sweeper(cls, interval: float) -> None:
+        if cls._sweeper is None or cls._sweeper.done():
+            cls._sweeper = asyncio.get_running_loop().create_task(cls._sweep(interval))
+
+    @classmethod
+    async def _sweep(cls, interval: float) -> None:
+        """One loop per process: ping connections quiet for a heartbeat; drop those that
+        stay quiet for another (a pong, or anything else received, counts as life)."""
+        ping = frame(OP_PING, b"lf")
+        while cls.open_connections:
+            await asyncio.sleep(interval)
+            for connection in list(cls.open_connections):
+                connection._idle_sweeps += 1
+                if connection._idle_sweeps >= 2:
+                    connection._abort()
+                elif not connection._closing:
+                    connection._send(ping)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _limit(self) -> int:
+        return self.state.settings.send_buffer_bytes if self.state else 1 << 20
+
+    def _send(self, data: bytes) -> None:
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _cut_off(self) -> None:
+        """Too slow: stop sending, say 4008 (after what is buffered), abort if unread."""
+        self.close(CLOSE_SLOW_READER, "slow reader: reconnect with since=<last rev>")
+        if self._metrics is not None:
+            self._metrics.slow_reader_disconnects.labels("websocket").inc()
+
+    def _fail(self, code: int, reason: str) -> None:
+        self.close(code, reason)
+        self._buffer.clear()
+
+    def _abort(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()
+        self._teardown()
+
+    def _teardown(self) -> None:
+        self.open_connections.discard(self)
+        self._server_state.connections.discard(self)
+        state = self.state
+        if state is not None and self.feed:
+            if self.live and self._metrics is not None:
+                self._metrics.open_connections.labels("websocket").dec()
+            self.live = False
+            state.hub.detach(self.feed, self)
+            if self._http is not None:
+                release(state, self._http)
+                self._http = None
+        self.feed = ""
+
+    def _http_error(self, status: int, message: str) -> None:
+        assert self.transport is not None
+        body = message.encode()
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n%s" % (status, b"Bad Request", len(body), body)
+        )
+        self.transport.close()
+
+    def _hand_over(self, data: bytes) -> None:
+        """Not a feed stream: let uvicorn's own WebSocket protocol (and the ASGI app) serve it."""
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+        assert self.transport is not None
+        protocol = WebSocketsSansIOProtocol(
+            config=self._config, server_state=self._server_state, app_state=self._app_state
+        )
+        protocol.connection_made(self.transport)
+        protocol.data_received(data)
+        self.transport.set_protocol(protocol)
+
+
+def _unmask(payload: bytes, mask: bytes) -> bytes:
+    if not payload:
+        return payload
+    # XOR with the repeated 4-byte mask, done as one big-integer operation.
+    repeated = (mask * (len(payload) // 4 + 1))[: len(payload)]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
+        len(payload), "big"
+    )
