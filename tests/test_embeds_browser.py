@@ -162,7 +162,9 @@ async def test_disallowed_origin_is_refused_frame_and_stream(
     frame = await content_frame(page, f"#{slug} iframe")
     assert await frame.query_selector(".lf-timeline") is None
     # And a script on this origin cannot open the live stream.
-    assert await page.evaluate(open_ws, ws_url) == 4403
+    # The server accepts, then closes with 4403; Chromium occasionally reports the
+    # immediate close as 1006. Either way no event reaches this origin (see the control).
+    assert await page.evaluate(open_ws, ws_url) in (4403, 1006)
     async with httpx.AsyncClient(timeout=10) as http:
         refused = await http.get(
             f"{server.base_url}/sse/feeds/{slug}", headers={"Origin": host_site.origin}

@@ -189,7 +189,9 @@
         $("sd-status-hint").hidden = state.who.is_admin;
         $("sd-status-toggle").disabled = !state.who.is_admin;
         return loadFeeds().then(function () {
-          $("sd-body").focus();
+          // Move to the composer unless the user has already gone somewhere else.
+          var active = document.activeElement;
+          if (!active || active === document.body || $("sd-signin").contains(active)) $("sd-body").focus();
         });
       },
       function (err) {
@@ -656,6 +658,8 @@
       pinned: $("sd-pinned").checked,
       key_event: $("sd-key").checked,
       key: previous && previous.key ? previous.key : uuid(),
+      // What was last sent with `key` when its outcome is unknown (lost response).
+      sent: previous && previous.sent ? previous.sent : null,
     };
     set("local", draftKey(), JSON.stringify(d));
     $("sd-draft-state").textContent = "Draft saved";
@@ -704,8 +708,8 @@
     );
   }
 
-  function differs(entry, d, author) {
-    return entry.body !== d.body.trim() || entry.pinned !== d.pinned || entry.key_event !== d.key_event || (entry.author || "") !== author;
+  function differs(entry, p) {
+    return entry.body !== p.body.trim() || entry.pinned !== p.pinned || entry.key_event !== p.key_event || (entry.author || "") !== (p.author || "");
   }
 
   function publish() {
@@ -722,17 +726,21 @@
     set("local", AUTHOR_KEY, author || null);
     var payload = { body: d.body, pinned: d.pinned, key_event: d.key_event };
     if (author) payload.author = author;
+    // The server binds a key to its first body (another body → 409). After a lost response,
+    // resend exactly what was sent, then bring the entry up to date with a PATCH.
+    var first = d.sent || payload;
+    d.sent = first;
+    set("local", draftKey(), JSON.stringify(d));
     var button = $("sd-publish");
     state.publishing = true;
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     button.textContent = "Publishing…";
     var slug = state.feed.slug;
-    api("POST", feedPath("/entries"), payload, { "Idempotency-Key": d.key })
+    api("POST", feedPath("/entries"), first, { "Idempotency-Key": d.key })
       .then(function (res) {
         var entry = res.data;
-        // A lost response, then an edited draft: the first attempt stands; bring it up to date.
-        if (res.headers.get("Idempotent-Replayed") === "true" && differs(entry, d, author)) {
+        if (differs(entry, payload)) {
           return api("PATCH", "/api/feeds/" + slug + "/entries/" + entry.id, payload).then(function (r) {
             return r.data;
           });
@@ -757,6 +765,12 @@
         },
         function (err) {
           error.textContent = explain(err);
+          var kept = readDraft();
+          if (kept && err.status >= 400 && err.status < 500) {
+            // Refused, so not stored: the next attempt may send the current text afresh.
+            kept.sent = null;
+            set("local", DRAFT_PREFIX + slug, JSON.stringify(kept));
+          }
           if (err.status === 0) $("sd-draft-state").textContent = "Draft kept on this device";
         }
       )
