@@ -26,6 +26,7 @@ from typing import Any
 
 from bench.client import Workers, latencies, marker
 from bench.peers import NAMES, peer_class
+from bench.profile import Profiler
 from bench.util import cpu_seconds, percentile, raise_nofile, rss_bytes, tempdir
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,7 +67,13 @@ def payload(system: str, seq: int) -> str:
 
 
 async def bench_system(
-    name: str, readers: int, messages: int, clients: int, tmp: Path, log: Any
+    name: str,
+    readers: int,
+    messages: int,
+    clients: int,
+    tmp: Path,
+    log: Any,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     peer = peer_class(name)(tmp / name)
     peer.tmp.mkdir(parents=True, exist_ok=True)
@@ -106,6 +113,9 @@ async def bench_system(
         per_proc = peer.process_pids()
         bpids = peer.broker_pids()
         wpids = workers.pids
+        profiler = Profiler(profile, name, [p[0] for p in per_proc]) if profile else None
+        if profiler:
+            await profiler.start()
         cpu0 = cpu_seconds(pids)
         pcpu0 = [cpu_seconds(p) for p in per_proc]
         bcpu0 = cpu_seconds(bpids)
@@ -117,6 +127,8 @@ async def bench_system(
         cpu1 = cpu_seconds(pids)
         pcpu1 = [cpu_seconds(p) for p in per_proc]
         bcpu1 = cpu_seconds(bpids)
+        if profiler:
+            out["profile"] = await profiler.stop()
         out["deliver_s"] = t_end - t_start
         del wpids
 
@@ -186,7 +198,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         if not r.get("ok"):
             lines.append(f"| {r['system']} | failed: {r.get('error', '?')[:120]} |" + " |" * 12)
             continue
-        cpu_x = r["cpu_ms_per_1k"] / ref["cpu_ms_per_1k"] if ref else None
+        cpu_x = r["cpu_ms_per_1k"] / ref["cpu_ms_per_1k"] if ref and ref["cpu_ms_per_1k"] else None
         p99_x = r["p99_ms"] / ref["p99_ms"] if ref and ref["p99_ms"] else None
         broker = _f(r["broker_cpu_ms_per_1k"], "{:.2f}") if r["broker_cpu_s"] else "–"
         lines.append(
@@ -252,7 +264,9 @@ async def amain(args: argparse.Namespace) -> int:
     with tempdir("livefeed-bench-") as tmp:
         for name in systems:
             log(f"== {name}: {args.readers} readers × {args.messages} messages")
-            r = await bench_system(name, args.readers, args.messages, args.clients, tmp, log)
+            r = await bench_system(
+                name, args.readers, args.messages, args.clients, tmp, log, args.profile
+            )
             if r.get("ok"):
                 log(
                     f"  lost {r['lost']} dup {r['duplicates']} "
@@ -300,7 +314,7 @@ def write_results(results: Path, stem: str, md: str, raw: dict[str, Any]) -> Non
     latest = "latest-smoke" if stem.endswith("-smoke") else "latest"
     for name in (stem, latest):
         (results / f"{name}.md").write_text(md)
-        (results / f"{name}.json").write_text(json.dumps(raw, indent=1))
+        (results / f"{name}.json").write_text(json.dumps(raw, indent=1, default=str))
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -311,6 +325,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=2, help="load-client worker processes")
     ap.add_argument("--smoke", action="store_true", help="tiny run: 50 readers, 10 messages")
     ap.add_argument("--results", default=str(RESULTS), help="where to write the results")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy (if installed) the servers during the publish phase; raw stacks go here",
+    )
     ap.add_argument("--page", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--page-entries", type=int, default=500)
     ap.add_argument("--page-seconds", type=float, default=10)
@@ -321,6 +340,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         a.messages = 10 if a.smoke else 100
     if a.page is None:
         a.page = not a.smoke
+    if a.profile:
+        a.profile.mkdir(parents=True, exist_ok=True)
     return a
 
 

@@ -14,6 +14,8 @@ _REGISTRY = {
     "floor": ("bench.peers.floor", "Floor"),
     "livefeed-1": ("bench.peers.livefeed", "Livefeed"),
     "livefeed-2": ("bench.peers.livefeed", "Livefeed2"),
+    "livefeed-1-native": ("bench.peers.livefeed", "LivefeedNative"),
+    "livefeed-2-native": ("bench.peers.livefeed", "Livefeed2Native"),
 }
 NAMES = list(_REGISTRY)
 

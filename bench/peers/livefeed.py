@@ -4,6 +4,7 @@
 ``livefeed-2``: two ``livefeed serve`` processes on two ports sharing one redis-server
 (``LIVEFEED_REDIS_URL``) and one SQLite file; readers alternate between them and entries are
 posted to the first, so the second only learns of them through Redis.
+``livefeed-*-native``: the same with ``LIVEFEED_WS_ENGINE=native`` (the raw-protocol engine).
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ class Livefeed(Peer):
     name = "livefeed-1"
     ready = "frame"  # the hello frame: subscribed
     processes: ClassVar[int] = 1
+    extra_env: ClassVar[dict[str, str]] = {}
 
     def env(self) -> dict[str, str]:
         env = {
             "LIVEFEED_ADMIN_TOKEN": TOKEN,
             "LIVEFEED_DATABASE_URL": f"sqlite+aiosqlite:///{self.tmp}/bench.db",
+            **self.extra_env,
         }
         if self.redis is not None:
             env["LIVEFEED_REDIS_URL"] = self.redis.url
@@ -117,6 +120,16 @@ class Livefeed2(Livefeed):
     uses_redis = True
 
 
+class LivefeedNative(Livefeed):
+    name = "livefeed-1-native"
+    extra_env: ClassVar[dict[str, str]] = {"LIVEFEED_WS_ENGINE": "native"}
+
+
+class Livefeed2Native(Livefeed2):
+    name = "livefeed-2-native"
+    extra_env: ClassVar[dict[str, str]] = {"LIVEFEED_WS_ENGINE": "native"}
+
+
 async def create_feed(client: httpx.AsyncClient, slug: str, title: str) -> None:
     r = await client.post("/api/feeds", json={"slug": slug, "title": title})
     if r.status_code == 409:
@@ -125,4 +138,4 @@ async def create_feed(client: httpx.AsyncClient, slug: str, title: str) -> None:
         raise RuntimeError(f"POST /api/feeds → {r.status_code}: {r.text[:300]}")
 
 
-__all__ = ["Livefeed", "Livefeed2", "create_feed", "post_ok"]
+__all__ = ["Livefeed", "Livefeed2", "Livefeed2Native", "LivefeedNative", "create_feed", "post_ok"]
