@@ -57,8 +57,8 @@ async def preview(
 
 
 @router.api_route("/studio", methods=["GET", "HEAD"], include_in_schema=False)
-async def studio_page() -> Response:
-    html = pages.templates().get_template("studio.html").render()
+async def studio_page(settings: SettingsDep) -> Response:
+    html = pages.templates().get_template("studio.html").render(public_url=settings.public_url)
     return HTMLResponse(
         html,
         headers={

@@ -52,6 +52,11 @@ async def test_console_runs_a_live_blog_and_readers_see_each_change(
     await expect(page.locator("#sd-feed-title")).to_have_text("City council vote")
     await expect(page.get_by_label("Feed", exact=True)).to_have_value(slug)
 
+    # The embed code offered is the oEmbed snippet.
+    await page.get_by_text("Embed on another site").click()
+    oembed = await admin.call("GET", f"/oembed?url={server.base_url}/feeds/{slug}&format=json")
+    await expect(page.get_by_label("Embed code")).to_have_value(oembed["html"])
+
     # Admin: a reporter token for it, shown once, with a copy button that works.
     await page.context.grant_permissions(
         ["clipboard-read", "clipboard-write"], origin=server.base_url

@@ -281,11 +281,13 @@
     badge.textContent = feed.status === "live" ? "Live" : "Ended";
     $("sd-feed-title").textContent = feed.title;
     $("sd-feed-meta").textContent = feed.slug + " · " + feed.locale + " · " + feed.timezone;
-    var reader = location.origin + "/feeds/" + feed.slug;
+    var meta = document.querySelector('meta[name="livefeed-public-url"]');
+    var base = (meta && meta.content) || location.origin;
+    var reader = base + "/feeds/" + feed.slug;
     $("sd-reader-link").href = reader;
     $("sd-status-toggle").textContent = feed.status === "live" ? "End the live blog" : "Reopen the live blog";
     $("sd-snippet").value =
-      '<div data-livefeed="' + reader + '"></div><script async src="' + location.origin + '/embed.js"></' + "script>";
+      '<div data-livefeed="' + reader + '"></div><script async src="' + base + '/embed.js"></' + "script>";
     $("sd-origins").value = (feed.allowed_origins || []).join("\n");
     var option = $("sd-feed").querySelector('option[value="' + feed.slug + '"]');
     if (option) option.textContent = feed.title + " (" + feed.slug + ")" + (feed.status === "ended" ? " — ended" : "");
