@@ -4,6 +4,12 @@ Race-free catch-up: the connection is attached to the hub *before* the store is 
 hub deliveries are held back until the catch-up has been queued; then the held events
 are released, dropping any whose rev the catch-up already covered. The result is every
 rev after ``since`` exactly once, in order.
+
+Slow-reader bound: the bytes of live events queued for a connection *plus* the batch its
+writer is currently sending never exceed ``limit_bytes`` (``LIVEFEED_SEND_BUFFER_BYTES``)
+by more than one event. Past it the connection is closed with 4008; from then on its queue
+is dropped and further deliveries are ignored, so a reader that never reads costs at most
+its bound (plus the transport's own high-water mark) and delays no one.
 """
 
 from __future__ import annotations
@@ -32,11 +38,13 @@ class LiveConnection:
 
     __slots__ = (
         "_held",
+        "_in_flight",
         "_queue",
         "_queued_bytes",
         "_wakeup",
         "close_code",
         "close_reason",
+        "closed",
         "feed",
         "last_rev",
         "limit_bytes",
@@ -49,13 +57,18 @@ class LiveConnection:
         self._held: list[Event] | None = []
         self._queue: deque[Event] = deque()
         self._queued_bytes = 0
+        self._in_flight = 0  # bytes of the batch the writer took last and is sending
         self._wakeup = asyncio.Event()
         self.close_code: int | None = None
         self.close_reason = ""
+        #: Set once a close is requested (slow reader, drain, client flood).
+        self.closed = asyncio.Event()
 
     # -- hub side -------------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
+        if self.close_code is not None:
+            return  # cut off: the client resumes with since, nothing more is kept for it
         if self._held is not None:
             self._held.append(event)
             self._queued_bytes += len(event.payload)
@@ -67,6 +80,12 @@ class LiveConnection:
         if self.close_code is None:
             self.close_code = code
             self.close_reason = reason
+            # Free what was queued now: the writer may be stuck behind a reader that never
+            # reads, and the client resumes from the last rev it received anyway.
+            self._queue.clear()
+            self._held = None if self._held is None else []
+            self._queued_bytes = 0
+            self.closed.set()
         self._wakeup.set()
 
     # -- connection side --------------------------------------------------------------------
@@ -90,15 +109,22 @@ class LiveConnection:
         # events count against limit_bytes, so a long catch-up cannot trip the slow-reader cut.
         held, self._held = self._held or [], None
         self._queued_bytes = 0
+        if self.close_code is not None:
+            self._queue.clear()
+            return
         for event in held:
             self._push(event)
 
     async def next_batch(self, timeout: float | None = None) -> list[Event] | None:  # noqa: ASYNC109
         """Wait for queued events; return them all (``[]`` on timeout), or None once closed.
 
-        A close request wins over queued events: a slow reader is cut off, and a draining
-        server stops sending; either way the client resumes from the last rev it received.
+        Calling it again means the previous batch was handed to the transport: until then
+        that batch still counts against the bound. A close request wins over queued events:
+        a slow reader is cut off, and a draining server stops sending; either way the client
+        resumes from the last rev it received.
         """
+        self._queued_bytes -= self._in_flight
+        self._in_flight = 0
         while not self._queue and self.close_code is None:
             self._wakeup.clear()
             if timeout is None:
@@ -112,7 +138,7 @@ class LiveConnection:
             return None
         batch = list(self._queue)
         self._queue.clear()
-        self._queued_bytes = 0
+        self._in_flight = self._queued_bytes
         return batch
 
     # -- internals ------------------------------------------------------------------------

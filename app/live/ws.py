@@ -46,45 +46,61 @@ async def feed_socket(
     await websocket.accept()
     settings = state.settings
     connection = LiveConnection(slug, settings.send_buffer_bytes)
-    writer: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
     metrics = metrics_of(websocket.app)
     metrics.open_connections.labels("websocket").inc()
     if since is not None:
         metrics.catchups_served.labels("websocket").inc()
     try:
         await connection.start(state.hub, state.store, since, settings.catchup_max_events)
-        writer = asyncio.create_task(_write(websocket, connection))
-        await _read(websocket, connection, settings.client_max_messages_per_minute)
+        tasks = [
+            asyncio.create_task(_write(websocket, connection)),
+            asyncio.create_task(
+                _read(websocket, connection, settings.client_max_messages_per_minute)
+            ),
+            asyncio.create_task(_closed(connection)),
+        ]
+        # Whichever ends first ends the connection: the client went away (reader), or a
+        # close was requested (slow reader, drain, flood) — even while the writer is stuck
+        # behind a client that does not read.
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     except WebSocketDisconnect:
         pass
     finally:
         state.hub.detach(slug, connection)
-        release(state, websocket)
         metrics.open_connections.labels("websocket").dec()
         if connection.close_code == CLOSE_SLOW_READER:
             metrics.slow_reader_disconnects.labels("websocket").inc()
-        if writer is not None:
-            writer.cancel()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
-        if (
-            connection.close_code is not None
-            and websocket.application_state != WebSocketState.DISCONNECTED
-        ):
-            with contextlib.suppress(Exception):
-                await websocket.close(connection.close_code, connection.close_reason)
+                await task
+        try:
+            if (
+                connection.close_code is not None
+                and websocket.application_state != WebSocketState.DISCONNECTED
+            ):
+                # The close frame waits for room in the transport: a reader that does not
+                # read gets it when it reads again (or the socket dies). Meanwhile this
+                # coroutine holds nothing else: the connection is detached and emptied.
+                with contextlib.suppress(Exception):
+                    await websocket.close(connection.close_code, connection.close_reason)
+        finally:
+            release(state, websocket)
+
+
+async def _closed(connection: LiveConnection) -> None:
+    await connection.closed.wait()
 
 
 async def _write(websocket: WebSocket, connection: LiveConnection) -> None:
     while True:
         batch = await connection.next_batch()
         if batch is None:
-            break
+            return
         for event in batch:
             await websocket.send_text(event.text)
-    # Closed by the hub side (drain or slow reader): send the close frame now.
-    with contextlib.suppress(Exception):
-        await websocket.close(connection.close_code or 1000, connection.close_reason)
 
 
 async def _read(websocket: WebSocket, connection: LiveConnection, per_minute: int) -> None:
