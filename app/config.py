@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # WebSocket implementation under `livefeed serve`: "native" serves /ws/feeds/… from a
     # plain asyncio protocol (app/live/native_ws.py); "asgi" through uvicorn + Starlette.
     ws_engine: Literal["native", "asgi"] = "asgi"
+    # On SIGTERM: live connections close with 1012 at once, then HTTP is still served this
+    # long with /readyz answering 503 (so a load balancer takes the process out of rotation)
+    # before the server stops. 0 stops at once. SIGINT (Ctrl-C) never waits.
+    drain_seconds: float = Field(default=0.0, ge=0)
 
     # Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or CIDRs, or "*"
     # when only the proxy can reach the app, as on the compose network).

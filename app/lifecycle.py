@@ -1,8 +1,11 @@
 """Graceful drain, process-wide: SIGTERM reaches every app running in this process.
 
 Signals are per process, so this registry is too. ``begin_drain`` marks each app as
-draining (``/readyz`` answers 503) and closes its live connections with 1012 so clients
-reconnect to another process; the server then finishes in-flight requests and exits.
+draining (``/readyz`` answers 503, new live connections are refused with 1012 / 503) and
+closes its live connections with 1012 so clients reconnect to another process. On SIGTERM
+the server keeps answering HTTP for ``LIVEFEED_DRAIN_SECONDS`` (default 0) so a load
+balancer polling ``/readyz`` takes it out of rotation; then it finishes in-flight requests
+(up to ``LIVEFEED_SHUTDOWN_TIMEOUT_SECONDS``) and exits. A second signal stops at once.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ def register(state: AppState) -> None:
     _chain_signal_handlers()
 
 
+def _drain_delay(signum: int) -> float:
+    if signum != signal.SIGTERM:
+        return 0.0
+    return max((s.settings.drain_seconds for _loop, s in _running), default=0.0)
+
+
 def _chain_signal_handlers() -> None:
     # uvicorn installs its exit handlers before the lifespan starts (in every worker);
     # put begin_drain in front of them. Re-done for each app: uvicorn may have reinstalled.
@@ -38,12 +47,22 @@ def _chain_signal_handlers() -> None:
         if getattr(previous, "_livefeed_drain", False):
             continue
 
-        def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
-            begin_drain()
+        def stop(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
             if callable(previous):
                 previous(signum, frame)
             elif previous == signal.SIG_DFL:
                 signal.default_int_handler(signum, frame)
+
+        def handler(signum: int, frame: FrameType | None, stop: Any = stop) -> None:
+            already = any(s.draining.is_set() for _loop, s in _running)
+            begin_drain()
+            delay = 0.0 if already else _drain_delay(signum)
+            if delay > 0 and _running:
+                log.info("draining: serving HTTP for %.1fs more, /readyz answers 503", delay)
+                loop = _running[0][0]
+                loop.call_soon_threadsafe(loop.call_later, delay, stop, signum, None)
+            else:
+                stop(signum, frame)
 
         handler._livefeed_drain = True  # type: ignore[attr-defined]
         signal.signal(sig, handler)

@@ -1,4 +1,4 @@
-"""Who may open a live stream: per-IP connection cap and per-feed allowed origins."""
+"""Who may open a live stream: not while draining, per-IP connection cap, allowed origins."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-from app.live.connection import CLOSE_ORIGIN_REFUSED, CLOSE_POLICY
+from app.live.connection import CLOSE_ORIGIN_REFUSED, CLOSE_POLICY, CLOSE_SERVICE_RESTART
 from app.schemas import Feed
 from app.state import AppState
 
@@ -36,6 +36,8 @@ def own_origins(state: AppState, conn: HTTPConnection) -> set[str]:
 
 def admit(state: AppState, conn: HTTPConnection, feed: Feed) -> tuple[int, str] | None:
     """Count the connection in, or return the (close code, reason) that refuses it."""
+    if state.draining.is_set():
+        return CLOSE_SERVICE_RESTART, "server restarting: reconnect"
     if not origin_allowed(feed, conn.headers.get("origin"), own_origins(state, conn)):
         return CLOSE_ORIGIN_REFUSED, "origin not allowed to embed this feed"
     cap = state.settings.max_connections_per_ip
