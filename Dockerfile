@@ -10,9 +10,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    # The reader pages' templates and assets live in web/, beside the app package (they
-    # are not package data yet), so the app is imported from the source tree.
-    PYTHONPATH=/opt/livefeed \
     LIVEFEED_LOG_FORMAT=json
 
 RUN groupadd --system --gid 10001 livefeed \
@@ -29,8 +26,11 @@ RUN mkdir app && touch app/__init__.py \
     && rm -rf app build *.egg-info
 
 COPY . .
+# Installed as a package (web/ templates and assets are package data), then run from
+# elsewhere so nothing is imported from the source tree.
 RUN pip install --no-deps . \
     && rm -rf build *.egg-info \
+    && cd / \
     && python -c "from app.pages import STATIC_DIR, TEMPLATES_DIR; \
 assert TEMPLATES_DIR.is_dir() and STATIC_DIR.is_dir(), TEMPLATES_DIR" \
     && livefeed --help > /dev/null
