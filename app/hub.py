@@ -160,7 +160,15 @@ class Hub:
             del self._channels[feed]
             if channel.filling is not None:
                 channel.filling.cancel()
-            self._background(self.broker.unsubscribe(feed))
+            self._background(self._unsubscribe_if_idle(feed))
+
+    async def _unsubscribe_if_idle(self, feed: str) -> None:
+        # Under the attach lock, and only if no reader came back meanwhile: otherwise a
+        # quick reconnect could find the feed still subscribed (a no-op subscribe) and then
+        # lose the subscription to this late unsubscribe.
+        async with self._attach_lock.setdefault(feed, asyncio.Lock()):
+            if feed not in self._channels:
+                await self.broker.unsubscribe(feed)
 
     def close_all(self, code: int, reason: str) -> None:
         """Ask every live connection to close (graceful drain: clients reconnect elsewhere)."""

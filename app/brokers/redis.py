@@ -115,8 +115,13 @@ class RedisBroker:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 # A sentinel channel keeps the connection subscribed even with no feeds.
-                await pubsub.subscribe("livefeed:control", *(channel_for(f) for f in self._feeds))
+                wanted = set(self._feeds)
+                await pubsub.subscribe("livefeed:control", *(channel_for(f) for f in wanted))
                 self._pubsub = pubsub
+                # Feeds added while that subscribe was in flight were skipped by _apply
+                # (no live pubsub yet): take them now, or they would wait for a reconnect.
+                if missing := self._feeds - wanted:
+                    await pubsub.subscribe(*(channel_for(f) for f in missing))
                 if connected_before:
                     self.reconnects += 1
                 connected_before = True
