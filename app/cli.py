@@ -120,20 +120,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token, demo = asyncio.run(prepare())
     base = f"http://{args.host}:{args.port}"
     public = settings.public_url
-    lines = [f"livefeed serving on {base}"]
-    if demo:
-        lines.append(f"  reader page:      {public}/feeds/demo")
-    lines.append(f"  feeds:            {public}/")
-    lines.append(f"  reporter console: {public}/studio")
-    if token:
-        lines.append(f"  admin token:      {token}   (shown once; keep it safe)")
-    elif settings.admin_token:
-        lines.append("  admin token:      from LIVEFEED_ADMIN_TOKEN")
+    if settings.log_format == "json":
+        _announce_json(settings, base, demo, token)
     else:
-        lines.append(
-            "  admin token:      printed on first start; `livefeed tokens admin` makes a new one"
-        )
-    print("\n".join(lines), flush=True)
+        lines = [f"livefeed serving on {base}"]
+        if demo:
+            lines.append(f"  reader page:      {public}/feeds/demo")
+        lines.append(f"  feeds:            {public}/")
+        lines.append(f"  reporter console: {public}/studio")
+        if token:
+            lines.append(f"  admin token:      {token}   (shown once; keep it safe)")
+        elif settings.admin_token:
+            lines.append("  admin token:      from LIVEFEED_ADMIN_TOKEN")
+        else:
+            lines.append(
+                "  admin token:      printed on first start;"
+                " `livefeed tokens admin` makes a new one"
+            )
+        print("\n".join(lines), flush=True)
     config = uvicorn_config(settings, host=args.host, port=args.port, workers=args.workers)
     if args.workers > 1:
         sock = config.bind_socket()
@@ -141,6 +145,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.Server(config).run()
     return 0
+
+
+def _announce_json(settings: Settings, base: str, demo: bool, token: str | None) -> None:
+    """Start-up facts as one JSON log line. Tokens never go to logs: a generated admin
+    token is written to a 0600 file beside the database instead, and the line says where."""
+    import logging
+
+    from app.logging import configure
+
+    configure("json", settings.log_level, [settings.admin_token or ""])
+    facts: dict[str, Any] = {
+        "listen": base,
+        "feeds": f"{settings.public_url}/",
+        "studio": f"{settings.public_url}/studio",
+    }
+    if demo:
+        facts["reader"] = f"{settings.public_url}/feeds/demo"
+    if token:
+        path = Path("livefeed-admin-token").resolve()
+        path.touch(mode=0o600)
+        path.write_text(token + "\n")
+        facts["admin_token_file"] = str(path)
+    logging.getLogger("livefeed.cli").info("starting", extra=facts)
 
 
 # -- migrate, feeds, tokens -------------------------------------------------------------------

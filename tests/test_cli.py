@@ -221,3 +221,26 @@ def test_serve_first_start_and_post(livefeed_factory: Any, tmp_path: Path) -> No
     )
     feeds = httpx.get(f"{server.base_url}/api/feeds").json()
     assert [f["slug"] for f in feeds] == ["demo"]
+
+
+def test_json_logs_keep_the_generated_admin_token_out(livefeed_factory: Any) -> None:
+    import json
+    import stat
+
+    server: LivefeedServer = livefeed_factory(
+        env={"LIVEFEED_ADMIN_TOKEN": "", "LIVEFEED_LOG_FORMAT": "json"}
+    )
+    lines = [line for line in server.log_text().splitlines() if line.startswith("{")]
+    assert lines, server.log_text()
+    records = [json.loads(line) for line in lines]  # the harness adds "=====" markers
+    starting = next(r for r in records if r.get("msg") == "starting")
+    token_file = Path(starting["admin_token_file"])
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    assert token.startswith("lf_") and token not in server.log_text()
+    created = httpx.post(
+        f"{server.base_url}/api/feeds",
+        json={"slug": "via-file", "title": "t"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 201
