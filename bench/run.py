@@ -74,6 +74,7 @@ async def bench_system(
     tmp: Path,
     log: Any,
     profile: Path | None = None,
+    interval: float = 0.0,
 ) -> dict[str, Any]:
     peer = peer_class(name)(tmp / name)
     peer.tmp.mkdir(parents=True, exist_ok=True)
@@ -121,6 +122,8 @@ async def bench_system(
         bcpu0 = cpu_seconds(bpids)
         t_start = time.monotonic()
         for seq in range(messages):
+            if interval:
+                await asyncio.sleep(max(0.0, t_start + seq * interval - time.monotonic()))
             await peer.publish(seq, payload(name, seq))
         out["publish_s"] = time.monotonic() - t_start
         results, t_end = await workers.results_within(30 + readers * messages / 5000)
@@ -186,17 +189,25 @@ def _f(v: Any, fmt: str = "{:.1f}") -> str:
     return fmt.format(v)
 
 
+def _deflate(r: dict[str, Any]) -> str:
+    if not r["deflate_negotiated"]:
+        return "declined"
+    if r["compressed_frames"] >= r["received"] / 2:
+        return "compressed"
+    return "accepted, sent plain"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     ref = next((r for r in rows if r["system"] == REFERENCE and r.get("ok")), None)
     head = (
         "| system | readers | deliveries | lost | dup | server CPU ms/1k deliveries | × nchan "
         "| redis CPU ms/1k | memory KiB/conn | p50 ms | p99 ms | p99 × nchan "
-        "| client CPU ms/1k | deflate |"
+        "| client CPU ms/1k | deliveries/s | deflate |"
     )
-    lines = [head, "|" + "---|" * 14]
+    lines = [head, "|" + "---|" * 15]
     for r in rows:
         if not r.get("ok"):
-            lines.append(f"| {r['system']} | failed: {r.get('error', '?')[:120]} |" + " |" * 12)
+            lines.append(f"| {r['system']} | failed: {r.get('error', '?')[:120]} |" + " |" * 13)
             continue
         cpu_x = r["cpu_ms_per_1k"] / ref["cpu_ms_per_1k"] if ref and ref["cpu_ms_per_1k"] else None
         p99_x = r["p99_ms"] / ref["p99_ms"] if ref and ref["p99_ms"] else None
@@ -206,7 +217,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['duplicates']} | {_f(r['cpu_ms_per_1k'], '{:.2f}')} | {_f(cpu_x, '{:.2f}×')} "
             f"| {broker} | {_f(r['mem_per_conn_kib'])} | {_f(r['p50_ms'])} | {_f(r['p99_ms'])} "
             f"| {_f(p99_x, '{:.2f}×')} | {_f(r['client_cpu_ms_per_1k'], '{:.2f}')} "
-            f"| {'yes' if r['deflate_negotiated'] else 'no'} |"
+            f"| {r['received'] / r['deliver_s']:,.0f} "
+            f"| {_deflate(r)} |"
         )
     extra = []
     for r in rows:
@@ -265,7 +277,14 @@ async def amain(args: argparse.Namespace) -> int:
         for name in systems:
             log(f"== {name}: {args.readers} readers × {args.messages} messages")
             r = await bench_system(
-                name, args.readers, args.messages, args.clients, tmp, log, args.profile
+                name,
+                args.readers,
+                args.messages,
+                args.clients,
+                tmp,
+                log,
+                args.profile,
+                args.interval / 1000,
             )
             if r.get("ok"):
                 log(
@@ -286,8 +305,9 @@ async def amain(args: argparse.Namespace) -> int:
 
     md = "\n".join(
         [
-            f"## Fan-out: {args.readers} readers × {args.messages} messages "
-            f"({started}, {os.cpu_count()} CPUs, {args.clients} client processes)",
+            f"## Fan-out: {args.readers} readers × {args.messages} messages, "
+            + (f"one every {args.interval:g} ms " if args.interval else "back-to-back ")
+            + f"({started}, {os.cpu_count()} CPUs, {args.clients} client processes)",
             "",
             table(rows),
             "",
@@ -323,6 +343,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--readers", type=int, default=None)
     ap.add_argument("--messages", type=int, default=None)
     ap.add_argument("--clients", type=int, default=2, help="load-client worker processes")
+    ap.add_argument(
+        "--interval",
+        type=float,
+        default=0.0,
+        help="ms between publish starts (default 0: back-to-back, each once the previous returned)",
+    )
     ap.add_argument("--smoke", action="store_true", help="tiny run: 50 readers, 10 messages")
     ap.add_argument("--results", default=str(RESULTS), help="where to write the results")
     ap.add_argument(
