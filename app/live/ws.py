@@ -1,9 +1,11 @@
 """``GET /ws/feeds/{slug}?since=REV``: hello, catch-up, then live events as text frames.
 
 Close codes: 1012 server restarting (reconnect elsewhere), 4008 slow reader (send buffer
-over ``LIVEFEED_SEND_BUFFER_BYTES``), 1008 policy (client flood, oversized frame or the
-per-IP connection cap), 4404 unknown feed, 4403 origin not allowed to embed this feed. In
-every case a client reconnects with ``since`` = the last rev it received.
+over ``LIVEFEED_SEND_BUFFER_BYTES``), 1008 policy (more than
+``LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE`` client frames, or the per-IP connection cap),
+1009 a client frame over ``LIVEFEED_CLIENT_MAX_MESSAGE_BYTES``, 4404 unknown feed, 4403
+origin not allowed to embed this feed. In every case but 4404/4403 a client reconnects
+with ``since`` = the last rev it received.
 """
 
 from __future__ import annotations
