@@ -136,7 +136,7 @@ class Hub:
 
         Every change committed after this returns reaches the subscriber, in order. The
         caller then reads the store for what came before (catch-up) and lets the
-        subscriber drop what the catch-up already covered (see :mod:`app.live.session`).
+        subscriber drop what the catch-up already covered (see :mod:`app.live.connection`).
         """
         channel = self._channels.get(feed)
         if channel is None:
