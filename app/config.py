@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
     # WebSocket implementation under `livefeed serve`: "native" serves /ws/feeds/… from a
     # plain asyncio protocol (app/live/native_ws.py); "asgi" through uvicorn + Starlette.
-    ws_engine: Literal["native", "asgi"] = "asgi"
+    ws_engine: Literal["native", "asgi"] = "native"
     # On SIGTERM: live connections close with 1012 at once, then HTTP is still served this
     # long with /readyz answering 503 (so a load balancer takes the process out of rotation)
     # before the server stops. 0 stops at once. SIGINT (Ctrl-C) never waits.

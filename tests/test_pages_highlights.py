@@ -13,10 +13,16 @@ async def test_old_pinned_entry_and_key_events_reach_the_first_page(
     client: httpx.AsyncClient, feed: str
 ) -> None:
     url = f"/api/feeds/{feed}/entries"
-    pinned = (await client.post(url, json={"body": "Le programme", "pinned": True}, headers=ADMIN)).json()
-    key = (await client.post(url, json={"body": "Ouverture", "key_event": True}, headers=ADMIN)).json()
+    pinned = (
+        await client.post(url, json={"body": "Le programme", "pinned": True}, headers=ADMIN)
+    ).json()
+    key = (
+        await client.post(url, json={"body": "Ouverture", "key_event": True}, headers=ADMIN)
+    ).json()
     for n in range(40):
-        assert (await client.post(url, json={"body": f"entrée {n}"}, headers=ADMIN)).status_code == 201
+        assert (
+            await client.post(url, json={"body": f"entrée {n}"}, headers=ADMIN)
+        ).status_code == 201
 
     html = (await client.get(f"/feeds/{feed}")).text
     pinned_section = re.search(r'<section class="lf-pinned".*?</section>', html, re.S)

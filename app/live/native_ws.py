@@ -62,7 +62,6 @@ FEED_PATH = re.compile(r"^/ws/feeds/([^/?#]+)$")
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HANDSHAKE = 16 * 1024
 CLOSE_TOO_BIG = 1009
-ABORT_AFTER_CLOSE_SECONDS = 5.0
 
 
 def _accept_key(key: bytes) -> bytes:
@@ -73,6 +72,7 @@ class FeedSocketProtocol(asyncio.Protocol):
     """Serves ``/ws/feeds/{slug}``; hands any other WebSocket path to uvicorn's protocol."""
 
     __slots__ = (
+        "_admitted",
         "_app_state",
         "_buffer",
         "_closing",
@@ -84,6 +84,7 @@ class FeedSocketProtocol(asyncio.Protocol):
         "_msg_count",
         "_msg_window",
         "_server_state",
+        "_upgraded",
         "feed",
         "last_rev",
         "live",
@@ -104,6 +105,8 @@ class FeedSocketProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._http: HTTPConnection | None = None
+        self._admitted = False  # counted in by admit(): release() on teardown
+        self._upgraded = False
         self.feed = ""
         self.last_rev = 0
         self.live = False
@@ -121,7 +124,7 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._idle_sweeps = 0
-        if self._http is None:
+        if not self._upgraded:
             self._buffer += data
             end = self._buffer.find(b"\r\n\r\n")
             if end < 0:
@@ -169,8 +172,10 @@ class FeedSocketProtocol(asyncio.Protocol):
             return
         self._closing = True
         self.transport.write(close_frame(code, reason))
-        loop = asyncio.get_running_loop()
-        loop.call_later(ABORT_AFTER_CLOSE_SECONDS, self._abort)
+        # The peer gets one heartbeat to read what is buffered and answer; then it is cut.
+        # Nothing more is written meanwhile, so memory stays within the send bound.
+        grace = self.state.settings.heartbeat_seconds if self.state else 25.0
+        asyncio.get_running_loop().call_later(grace, self._abort)
 
     # -- handshake ------------------------------------------------------------------------
 
@@ -223,6 +228,7 @@ class FeedSocketProtocol(asyncio.Protocol):
             }
         )
         self.feed = unquote(match.group(1))
+        self._upgraded = True
         self.transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + _accept_key(key) + b"\r\n\r\n"
@@ -248,49 +254,62 @@ class FeedSocketProtocol(asyncio.Protocol):
         return host, port
 
     async def _open(self, since: int | None) -> None:
-        """Admission, hello, catch-up (or reset), then live: the only task a reader gets."""
+        """Admission, hello, catch-up (or reset), then live: the only task a reader gets.
+
+        The peer may vanish at any await; ``_gone`` is checked after each, since teardown
+        has then already run (and must not be undone by attaching or counting again).
+        """
         state = self.state
         assert state is not None and self._http is not None
         try:
             feed = await state.store.get_feed(self.feed)
+            if self._gone():
+                return
             if feed is None:
                 self.close(CLOSE_UNKNOWN_FEED, f"feed {self.feed!r} not found")
                 return
             refusal = admit(state, self._http, feed)
             if refusal is not None:
-                self._http = None  # never admitted: nothing to release
                 self.close(*refusal)
                 return
-            if self.transport is None or self.transport.is_closing():
-                self._teardown()
-                return
+            self._admitted = True
             await state.hub.attach(self.feed, self)
+            self.live = True  # attached: teardown detaches and uncounts
             if self._metrics is not None:
                 self._metrics.open_connections.labels("websocket").inc()
+            if self._gone():
+                self._teardown()
+                return
             current = await state.store.current_rev(self.feed)
-            self._send(frame(OP_TEXT, hello_event(self.feed, current)))
+            catch_up = b""
             if since is not None and since != current:
                 if (
                     since < 0
                     or since > current
                     or current - since > state.settings.catchup_max_events
                 ):
-                    self._send(frame(OP_TEXT, reset_event(current)))
+                    catch_up = frame(OP_TEXT, reset_event(current))
                 else:
                     _rev, events = await state.store.changes_since(
                         self.feed, since, limit=current - since
                     )
                     if self._metrics is not None:
                         self._metrics.catchups_served.labels("websocket").inc()
-                    self._send(b"".join(frame(OP_TEXT, p) for r, p in events if r <= current))
+                    catch_up = b"".join(frame(OP_TEXT, p) for r, p in events if r <= current)
+            if self._gone():
+                self._teardown()
+                return
+            self._send(frame(OP_TEXT, hello_event(self.feed, current)) + catch_up)
             self.last_rev = current
             held, self._held = self._held or [], None
-            self.live = True
             for event in held:
                 self.deliver(event)
         except Exception:
             log.exception("opening a live stream for %s failed", self.feed)
             self.close(1011, "internal error")
+
+    def _gone(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
 
     # -- incoming frames ------------------------------------------------------------------
 
@@ -396,18 +415,20 @@ class FeedSocketProtocol(asyncio.Protocol):
         self._teardown()
 
     def _teardown(self) -> None:
+        """Undo whatever was done (each step at most once); safe to call repeatedly."""
         self.open_connections.discard(self)
         self._server_state.connections.discard(self)
         state = self.state
-        if state is not None and self.feed:
-            if self.live and self._metrics is not None:
-                self._metrics.open_connections.labels("websocket").dec()
+        if state is None:
+            return
+        if self.live:
             self.live = False
             state.hub.detach(self.feed, self)
-            if self._http is not None:
-                release(state, self._http)
-                self._http = None
-        self.feed = ""
+            if self._metrics is not None:
+                self._metrics.open_connections.labels("websocket").dec()
+        if self._admitted and self._http is not None:
+            self._admitted = False
+            release(state, self._http)
 
     def _http_error(self, status: int, message: str) -> None:
         assert self.transport is not None
