@@ -14,8 +14,8 @@ _REGISTRY = {
     "floor": ("bench.peers.floor", "Floor"),
     "livefeed-1": ("bench.peers.livefeed", "Livefeed"),
     "livefeed-2": ("bench.peers.livefeed", "Livefeed2"),
-    "livefeed-1-native": ("bench.peers.livefeed", "LivefeedNative"),
-    "livefeed-2-native": ("bench.peers.livefeed", "Livefeed2Native"),
+    "livefeed-1-asgi": ("bench.peers.livefeed", "LivefeedAsgi"),
+    "livefeed-2-asgi": ("bench.peers.livefeed", "Livefeed2Asgi"),
 }
 NAMES = list(_REGISTRY)
 

@@ -4,7 +4,8 @@
 ``livefeed-2``: two ``livefeed serve`` processes on two ports sharing one redis-server
 (``LIVEFEED_REDIS_URL``) and one SQLite file; readers alternate between them and entries are
 posted to the first, so the second only learns of them through Redis.
-``livefeed-*-native``: the same with ``LIVEFEED_WS_ENGINE=native`` (the raw-protocol engine).
+``livefeed-*-asgi``: the same with ``LIVEFEED_WS_ENGINE=asgi`` (WebSockets through uvicorn +
+Starlette instead of the default raw-protocol engine), for comparison.
 """
 
 from __future__ import annotations
@@ -120,14 +121,14 @@ class Livefeed2(Livefeed):
     uses_redis = True
 
 
-class LivefeedNative(Livefeed):
-    name = "livefeed-1-native"
-    extra_env: ClassVar[dict[str, str]] = {"LIVEFEED_WS_ENGINE": "native"}
+class LivefeedAsgi(Livefeed):
+    name = "livefeed-1-asgi"
+    extra_env: ClassVar[dict[str, str]] = {"LIVEFEED_WS_ENGINE": "asgi"}
 
 
-class Livefeed2Native(Livefeed2):
-    name = "livefeed-2-native"
-    extra_env: ClassVar[dict[str, str]] = {"LIVEFEED_WS_ENGINE": "native"}
+class Livefeed2Asgi(Livefeed2):
+    name = "livefeed-2-asgi"
+    extra_env: ClassVar[dict[str, str]] = {"LIVEFEED_WS_ENGINE": "asgi"}
 
 
 async def create_feed(client: httpx.AsyncClient, slug: str, title: str) -> None:
@@ -138,4 +139,4 @@ async def create_feed(client: httpx.AsyncClient, slug: str, title: str) -> None:
         raise RuntimeError(f"POST /api/feeds → {r.status_code}: {r.text[:300]}")
 
 
-__all__ = ["Livefeed", "Livefeed2", "Livefeed2Native", "LivefeedNative", "create_feed", "post_ok"]
+__all__ = ["Livefeed", "Livefeed2", "Livefeed2Asgi", "LivefeedAsgi", "create_feed", "post_ok"]
