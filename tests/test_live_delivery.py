@@ -4,7 +4,9 @@ Every test runs on both deployments (parametrized, never duplicated):
 
 * ``memory`` — one ``livefeed serve`` on SQLite with the in-process broker (the default);
 * ``redis`` — two ``livefeed serve`` processes sharing PostgreSQL and Redis, with readers
-  and writers on both.
+  and writers on both;
+* ``memory-asgi`` — as ``memory``, with WebSockets served through ASGI
+  (``LIVEFEED_WS_ENGINE=asgi``) instead of the native fast path, so both stay proven.
 
 Each asserts, for every reader: hello first, strictly increasing revs on each connection,
 no rev missing or repeated across its reconnects, and a timeline equal to the API's
@@ -39,7 +41,7 @@ from tests.support.services import wait_until_async
 MakeCluster = Callable[..., Cluster]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "memory-asgi"])
 async def make_cluster(
     request: pytest.FixtureRequest, livefeed_factory: Factory, tmp_path: Path
 ) -> AsyncIterator[MakeCluster]:
@@ -47,6 +49,8 @@ async def make_cluster(
 
     def make(env: dict[str, str] | None = None) -> Cluster:
         kind = request.param
+        if kind == "memory-asgi":
+            kind, env = "memory", {**(env or {}), "LIVEFEED_WS_ENGINE": "asgi"}
         extra: dict[str, Any] = {}
         if kind == "redis":
             extra["postgres"] = request.getfixturevalue("postgres_server")
