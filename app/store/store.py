@@ -291,41 +291,53 @@ class Store:
             now = _now()
             if data.pinned:
                 await self._unpin_all(conn, feed, now)
-            rev = await self._next_rev(conn, feed.id, now)
-            entry_id = (
-                await conn.execute(
-                    insert(entries)
-                    .values(
-                        feed_id=feed.id,
-                        rev=rev,
-                        published_at=data.published_at or now,
-                        updated_at=now,
-                        author=data.author or None,
-                        body=data.body,
-                        html=render_markdown(data.body),
-                        pinned=data.pinned,
-                        key_event=data.key_event,
-                        deleted=False,
-                        has_time=True,
-                    )
-                    .returning(entries.c.id)
-                )
-            ).scalar_one()
-            entry = await self._entry(conn, feed, entry_id)
-            payload = entry_event("created", entry)
-            await self._log(conn, feed.id, entry.rev, payload, now)
+            entry, change = await self._insert_entry(
+                conn,
+                feed,
+                now,
+                published_at=data.published_at or now,
+                author=data.author or None,
+                body=data.body,
+                pinned=data.pinned,
+                key_event=data.key_event,
+                has_time=True,
+            )
             if key is not None:
                 await conn.execute(
                     insert(idempotency_keys).values(
                         feed_id=feed.id,
                         key=key,
                         request_hash=request_hash,
-                        entry_id=entry_id,
+                        entry_id=entry.id,
                         response=entry.model_dump_json(),
                         created_at=now,
                     )
                 )
-        return entry, Change(slug, entry.rev, payload)
+        return entry, change
+
+    async def _insert_entry(
+        self, conn: AsyncConnection, feed: Row[Any], now: datetime, **fields: Any
+    ) -> tuple[Entry, Change]:
+        """Insert an entry at the feed's next rev and log its ``created`` event."""
+        rev = await self._next_rev(conn, feed.id, now)
+        entry_id = (
+            await conn.execute(
+                insert(entries)
+                .values(
+                    feed_id=feed.id,
+                    rev=rev,
+                    updated_at=now,
+                    html=render_markdown(fields["body"]),
+                    deleted=False,
+                    **fields,
+                )
+                .returning(entries.c.id)
+            )
+        ).scalar_one()
+        entry = await self._entry(conn, feed, entry_id)
+        payload = entry_event("created", entry)
+        await self._log(conn, feed.id, rev, payload, now)
+        return entry, Change(feed.slug, rev, payload)
 
     async def _unpin_all(self, conn: AsyncConnection, feed: Row[Any], now: datetime) -> None:
         """One pinned entry per feed: unpin the current one(s), each as its own logged
@@ -524,32 +536,19 @@ class Store:
                 if item.import_key in known:
                     continue
                 known.add(item.import_key)
-                now = _now()
-                rev = await self._next_rev(conn, feed.id, now)
-                entry_id = (
-                    await conn.execute(
-                        insert(entries)
-                        .values(
-                            feed_id=feed.id,
-                            rev=rev,
-                            published_at=item.published_at,
-                            updated_at=now,
-                            author=None,
-                            body=item.body,
-                            html=render_markdown(item.body),
-                            pinned=False,
-                            key_event=False,
-                            deleted=False,
-                            has_time=False,
-                            import_key=item.import_key,
-                        )
-                        .returning(entries.c.id)
-                    )
-                ).scalar_one()
-                entry = await self._entry(conn, feed, entry_id)
-                payload = entry_event("created", entry)
-                await self._log(conn, feed.id, rev, payload, now)
-                made.append(Change(slug, rev, payload))
+                _entry, change = await self._insert_entry(
+                    conn,
+                    feed,
+                    _now(),
+                    published_at=item.published_at,
+                    author=None,
+                    body=item.body,
+                    pinned=False,
+                    key_event=False,
+                    has_time=False,
+                    import_key=item.import_key,
+                )
+                made.append(change)
         return made
 
 
