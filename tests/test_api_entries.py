@@ -306,3 +306,28 @@ async def test_no_500_for_weird_paths(client: httpx.AsyncClient, feed: str, app:
     ):
         response = await client.get(path)
         assert 400 <= response.status_code < 500, (path, response.status_code)
+
+
+async def test_edit_racing_a_delete_never_resurrects_or_mislabels(
+    database_url: str, client: httpx.AsyncClient, feed: str
+) -> None:
+    """An edit and a delete of the same entry, from two apps at once: the edit either
+    lands before the delete (200) or finds the entry gone (404); the log never holds an
+    ``updated`` event for a deleted entry."""
+    other = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN))
+    async with other.router.lifespan_context(other):
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other") as second:
+            for n in range(25):
+                entry = await post(client, feed, body=f"race {n}")
+                url = f"/api/feeds/{feed}/entries/{entry['id']}"
+                edit, delete = await asyncio.gather(
+                    second.patch(url, json={"body": f"edited {n}"}, headers=ADMIN),
+                    client.delete(url, headers=ADMIN),
+                )
+                assert edit.status_code in {200, 404}, edit.text
+                assert delete.status_code == 204
+    events = (await client.get(f"/api/feeds/{feed}/changes", params={"since": 0})).json()["events"]
+    for event in events:
+        assert event["entry"]["deleted"] is (event["op"] == "deleted"), event
+    assert (await client.get(f"/api/feeds/{feed}/entries")).json()["entries"] == []

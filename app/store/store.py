@@ -129,8 +129,15 @@ class Store:
 
     # -- feeds --------------------------------------------------------------------------
 
-    async def _feed_row(self, conn: AsyncConnection, slug: str) -> Row[Any]:
-        row = (await conn.execute(select(feeds).where(feeds.c.slug == slug))).first()
+    async def _feed_row(
+        self, conn: AsyncConnection, slug: str, *, lock: bool = False
+    ) -> Row[Any]:
+        """The feed's row; ``lock=True`` (every write) takes the feed's row lock first, so
+        a writer reads nothing of the feed before the previous writer has committed."""
+        query = select(feeds).where(feeds.c.slug == slug)
+        if lock:
+            query = query.with_for_update()  # PostgreSQL; SQLite's BEGIN IMMEDIATE suffices
+        row = (await conn.execute(query)).first()
         if row is None:
             raise NotFound(f"feed {slug!r} not found")
         return row
@@ -175,7 +182,7 @@ class Store:
                         started_at=now,
                     )
                 )
-                row = await self._feed_row(conn, data.slug)
+                row = await self._feed_row(conn, data.slug, lock=True)
         except IntegrityError:
             raise Conflict(f"a feed with slug {data.slug!r} already exists") from None
         return _feed_from_row(row)
@@ -184,7 +191,7 @@ class Store:
         """Apply the given fields; a real change takes a rev and emits a ``feed`` event."""
         fields = data.model_dump(exclude_unset=True, exclude_none=True)
         async with self._write() as conn:
-            row = await self._feed_row(conn, slug)
+            row = await self._feed_row(conn, slug, lock=True)
             changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
             if not changed:
                 return _feed_from_row(row), None
@@ -195,7 +202,7 @@ class Store:
                 changed["ended_at"] = None
             rev = await self._next_rev(conn, row.id, now)
             await conn.execute(update(feeds).where(feeds.c.id == row.id).values(**changed))
-            feed = _feed_from_row(await self._feed_row(conn, slug))
+            feed = _feed_from_row(await self._feed_row(conn, slug, lock=True))
             payload = feed_event(feed)
             await self._log(conn, row.id, rev, payload, now)
         return feed, Change(slug, rev, payload)
@@ -224,7 +231,7 @@ class Store:
         """Create a token (reporter of ``slug``, or admin); return it. Only its hash is kept."""
         token = new_token()
         async with self._write() as conn:
-            feed_id = None if slug is None else (await self._feed_row(conn, slug)).id
+            feed_id = None if slug is None else (await self._feed_row(conn, slug, lock=True)).id
             await conn.execute(
                 insert(tokens).values(
                     feed_id=feed_id,
@@ -275,7 +282,7 @@ class Store:
         self, slug: str, data: EntryCreate, key: str | None, request_hash: str
     ) -> tuple[Entry, Change | None]:
         async with self._write() as conn:
-            feed = await self._feed_row(conn, slug)
+            feed = await self._feed_row(conn, slug, lock=True)
             if key is not None:
                 previous = (
                     await conn.execute(
@@ -378,7 +385,7 @@ class Store:
         """Edit fields of a live (not deleted) entry; no-op edits take no rev."""
         fields = data.model_dump(exclude_unset=True)
         async with self._write() as conn:
-            feed = await self._feed_row(conn, slug)
+            feed = await self._feed_row(conn, slug, lock=True)
             current = await self._entry(conn, feed, entry_id)
             if current.deleted:
                 raise NotFound(f"entry {entry_id} was deleted")
@@ -413,7 +420,7 @@ class Store:
     async def delete_entry(self, slug: str, entry_id: int) -> Change | None:
         """Tombstone the entry (body cleared); deleting twice is a no-op returning None."""
         async with self._write() as conn:
-            feed = await self._feed_row(conn, slug)
+            feed = await self._feed_row(conn, slug, lock=True)
             current = await self._entry(conn, feed, entry_id)
             if current.deleted:
                 return None
@@ -522,7 +529,7 @@ class Store:
         ones (same ``import_key``). One transaction; returns the changes made."""
         made: list[Change] = []
         async with self._write() as conn:
-            feed = await self._feed_row(conn, slug)
+            feed = await self._feed_row(conn, slug, lock=True)
             known = set(
                 (
                     await conn.execute(
