@@ -33,3 +33,27 @@ async def test_old_pinned_entry_and_key_events_reach_the_first_page(
     assert f'href="#entry-{key["id"]}"' in html or f"#entry-{key['id']}" in html
     # The pinned entry appears once, on top, not again in its day.
     assert html.count(f'id="entry-{pinned["id"]}"') == 1
+
+
+async def test_watched_page_follows_every_change_without_rereading(
+    client: httpx.AsyncClient, feed: str
+) -> None:
+    """After the first view the page's rev comes from the hub: each change must still show."""
+    url = f"/api/feeds/{feed}/entries"
+    first = await client.get(f"/feeds/{feed}")
+    etag = first.headers["ETag"]
+    assert (await client.get(f"/feeds/{feed}", headers={"If-None-Match": etag})).status_code == 304
+
+    created = (await client.post(url, json={"body": "Nouvelle entrée"}, headers=ADMIN)).json()
+    page = await client.get(f"/feeds/{feed}", headers={"If-None-Match": etag})
+    assert page.status_code == 200 and "Nouvelle entrée" in page.text
+    assert page.headers["ETag"] != etag
+
+    await client.patch(f"{url}/{created['id']}", json={"body": "Entrée corrigée"}, headers=ADMIN)
+    assert "Entrée corrigée" in (await client.get(f"/feeds/{feed}")).text
+
+    await client.patch(f"/api/feeds/{feed}", json={"title": "Titre changé"}, headers=ADMIN)
+    assert "Titre changé" in (await client.get(f"/feeds/{feed}")).text
+
+    await client.delete(f"{url}/{created['id']}", headers=ADMIN)
+    assert "Entrée corrigée" not in (await client.get(f"/feeds/{feed}")).text
