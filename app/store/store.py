@@ -129,9 +129,7 @@ class Store:
 
     # -- feeds --------------------------------------------------------------------------
 
-    async def _feed_row(
-        self, conn: AsyncConnection, slug: str, *, lock: bool = False
-    ) -> Row[Any]:
+    async def _feed_row(self, conn: AsyncConnection, slug: str, *, lock: bool = False) -> Row[Any]:
         """The feed's row; ``lock=True`` (every write) takes the feed's row lock first, so
         a writer reads nothing of the feed before the previous writer has committed."""
         query = select(feeds).where(feeds.c.slug == slug)
