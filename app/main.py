@@ -66,7 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(errors.BodySizeLimit, limit=settings.max_request_bytes)
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(RequestContextMiddleware)  # outermost: the request id covers all
+    app.add_middleware(RequestContextMiddleware)  # the request id covers all the app does
+    # Outermost: cached reader pages of watched feeds answer before routing (counted, not
+    # access-logged; see pages.CachedPages).
+    page_hits = {
+        status: metrics.http_requests.labels("GET", "/feeds/{slug}", str(status))
+        for status in (200, 304)
+    }
+    app.add_middleware(
+        pages.CachedPages, state=app.state, on_hit=lambda status: page_hits[status].inc()
+    )
     app.include_router(metrics_router)
     app.include_router(feeds.router)
     app.include_router(entries.router)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -31,7 +32,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import timeline
 from app.api.deps import SettingsDep, StoreDep
@@ -120,21 +121,31 @@ def static_app() -> StaticAssets:
 CacheKey = tuple[Any, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    """A rendered response: body plus the exact raw headers of its 200 and its 304."""
+
+    body: bytes
+    etag: bytes
+    headers: list[tuple[bytes, bytes]]  # for the 200, without Content-Length
+    not_modified_headers: list[tuple[bytes, bytes]]
+
+
 class PageCache:
-    """Bounded LRU of rendered bodies keyed by (kind, slug, rev, page parameters)."""
+    """Bounded LRU of rendered pages keyed by (kind, slug, rev, page parameters)."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self._items: OrderedDict[CacheKey, bytes] = OrderedDict()
+        self._items: OrderedDict[CacheKey, CachedPage] = OrderedDict()
 
-    def get(self, key: CacheKey) -> bytes | None:
-        body = self._items.get(key)
-        if body is not None:
+    def get(self, key: CacheKey) -> CachedPage | None:
+        page = self._items.get(key)
+        if page is not None:
             self._items.move_to_end(key)
-        return body
+        return page
 
-    def put(self, key: CacheKey, body: bytes) -> None:
-        self._items[key] = body
+    def put(self, key: CacheKey, page: CachedPage) -> None:
+        self._items[key] = page
         self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
@@ -254,12 +265,84 @@ async def cached_response(
     if not_modified(request, etag):
         return Response(status_code=304, headers=all_headers)
     store = page_cache(request)
-    body = store.get(key)
-    if body is None:
-        body, cacheable = await build()
-        if cacheable:
-            store.put(key, body)
-    return Response(body, media_type=media_type, headers=all_headers)
+    cached = store.get(key)
+    if cached is not None:
+        return Response(cached.body, media_type=media_type, headers=all_headers)
+    body, cacheable = await build()
+    response = Response(body, media_type=media_type, headers=all_headers)
+    if cacheable:
+        raw = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+        store.put(key, CachedPage(body, etag.encode(), raw, _headers_304(all_headers)))
+    return response
+
+
+def _headers_304(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+class CachedPages:
+    """Pure ASGI, outermost: a view of a watched feed's first page whose render for the
+    current rev is cached is answered here — 200 with the cached bytes, or 304 — with no
+    routing, no dependencies and no database. Everything else goes on to the app.
+
+    Such hits are counted in ``/metrics`` like any request, but not access-logged: at
+    thousands of views a second the log line would cost more than the answer.
+    """
+
+    PREFIX = "/feeds/"
+
+    def __init__(
+        self, app: ASGIApp, state: Any, on_hit: Callable[[int], None] | None = None
+    ) -> None:
+        self.app = app
+        self.state = state  # the app's Starlette State: page_cache, rev_watchers
+        self.on_hit = on_hit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hit = self._lookup(scope) if scope["type"] == "http" else None
+        if hit is None:
+            await self.app(scope, receive, send)
+            return
+        page, fresh = hit
+        if fresh:
+            await send(
+                {"type": "http.response.start", "status": 304, "headers": page.not_modified_headers}
+            )
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            headers = [*page.headers, (b"content-length", b"%d" % len(page.body))]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            body = b"" if scope["method"] == "HEAD" else page.body
+            await send({"type": "http.response.body", "body": body})
+        if self.on_hit is not None:
+            self.on_hit(304 if fresh else 200)
+
+    def _lookup(self, scope: Scope) -> tuple[CachedPage, bool] | None:
+        path: str = scope["path"]
+        if (
+            scope["method"] not in ("GET", "HEAD")
+            or scope["query_string"]
+            or not path.startswith(self.PREFIX)
+        ):
+            return None
+        slug = path[len(self.PREFIX) :]
+        watchers: dict[str, RevWatcher] | None = getattr(self.state, "rev_watchers", None)
+        watcher = watchers.get(slug) if watchers else None
+        if watcher is None:
+            return None
+        cache: PageCache | None = getattr(self.state, "page_cache", None)
+        if cache is None:
+            return None
+        page = cache.get(("feed.html", slug, watcher.rev, None, DEFAULT_LIMIT, ()))
+        if page is None:
+            return None
+        fresh = False
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                tags = {t.strip().removeprefix(b"W/") for t in value.split(b",")}
+                fresh = page.etag.removeprefix(b"W/") in tags or value.strip() == b"*"
+                break
+        return page, fresh
 
 
 def not_found_page(message: str) -> HTMLResponse:

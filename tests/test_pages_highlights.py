@@ -57,3 +57,28 @@ async def test_watched_page_follows_every_change_without_rereading(
 
     await client.delete(f"{url}/{created['id']}", headers=ADMIN)
     assert "Entrée corrigée" not in (await client.get(f"/feeds/{feed}")).text
+
+
+async def test_cached_page_answers_exactly_like_the_rendered_one(
+    client: httpx.AsyncClient, feed: str
+) -> None:
+    await client.post(f"/api/feeds/{feed}/entries", json={"body": "Une"}, headers=ADMIN)
+    rendered = await client.get(f"/feeds/{feed}")  # renders, caches, starts watching
+    cached = await client.get(f"/feeds/{feed}")  # answered by pages.CachedPages
+    assert cached.content == rendered.content
+    # Same headers, bar the request id: cache hits write no log line to correlate.
+    rendered_headers = {k: v for k, v in rendered.headers.items() if k != "x-request-id"}
+    assert dict(cached.headers) == rendered_headers
+    head = await client.head(f"/feeds/{feed}")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(rendered.content))
+    etag = rendered.headers["ETag"]
+    for header in (etag, f'"other", {etag}', "*"):
+        assert (
+            await client.get(f"/feeds/{feed}", headers={"If-None-Match": header})
+        ).status_code == 304
+    stale = await client.get(f"/feeds/{feed}", headers={"If-None-Match": 'W/"stale"'})
+    assert stale.status_code == 200 and stale.content == rendered.content
+    # Query strings (older pages, other limits) always go through the app.
+    older = await client.get(f"/feeds/{feed}?limit=5")
+    assert older.status_code == 200 and older.headers["ETag"] != etag
