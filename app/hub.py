@@ -82,11 +82,18 @@ class Subscriber(Protocol):
         """Ask the connection to close (non-blocking); used when the server drains."""
 
 
+def is_reader(subscriber: Subscriber) -> bool:
+    """Readers are connections; other subscribers (``is_reader = False``, such as
+    :class:`app.watched.FeedWatcher`) only follow a feed and are not counted as readers."""
+    return bool(getattr(subscriber, "is_reader", True))
+
+
 @dataclass(eq=False)
 class _Channel:
     feed: str
     last_rev: int
     subscribers: set[Subscriber] = field(default_factory=set)
+    readers: int = 0  # subscribers that are connections (see is_reader)
     target_rev: int = 0
     filling: asyncio.Task[None] | None = None
 
@@ -131,12 +138,13 @@ class Hub:
 
     # -- subscribers --------------------------------------------------------------------
 
-    async def attach(self, feed: str, subscriber: Subscriber) -> None:
-        """Start delivering ``feed``'s changes to ``subscriber``.
+    async def attach(self, feed: str, subscriber: Subscriber) -> int:
+        """Start delivering ``feed``'s changes to ``subscriber``; return the boundary rev.
 
-        Every change committed after this returns reaches the subscriber, in order. The
-        caller then reads the store for what came before (catch-up) and lets the
-        subscriber drop what the catch-up already covered (see :mod:`app.live.connection`).
+        Every change with a rev above the returned one reaches the subscriber, in order,
+        and nothing at or below it does: the caller reads the store up to that rev for
+        what came before (catch-up; see :mod:`app.live.connection`). No store read is
+        needed when the process already has readers of the feed.
         """
         channel = self._channels.get(feed)
         if channel is None:
@@ -149,13 +157,18 @@ class Hub:
                     rev = await self.store.current_rev(feed)
                     channel = _Channel(feed, rev, target_rev=rev)
                     self._channels[feed] = channel
-        channel.subscribers.add(subscriber)
+        if subscriber not in channel.subscribers:
+            channel.subscribers.add(subscriber)
+            channel.readers += is_reader(subscriber)
+        return channel.last_rev
 
     def detach(self, feed: str, subscriber: Subscriber) -> None:
         channel = self._channels.get(feed)
         if channel is None:
             return
-        channel.subscribers.discard(subscriber)
+        if subscriber in channel.subscribers:
+            channel.subscribers.discard(subscriber)
+            channel.readers -= is_reader(subscriber)
         if not channel.subscribers:
             del self._channels[feed]
             if channel.filling is not None:
@@ -177,10 +190,11 @@ class Hub:
                 subscriber.close(code, reason)
 
     def subscriber_count(self, feed: str | None = None) -> int:
+        """Readers (connections) of ``feed``, or of every feed."""
         if feed is not None:
             channel = self._channels.get(feed)
-            return len(channel.subscribers) if channel else 0
-        return sum(len(c.subscribers) for c in self._channels.values())
+            return channel.readers if channel else 0
+        return sum(c.readers for c in self._channels.values())
 
     # -- changes in -----------------------------------------------------------------------
 
@@ -223,9 +237,9 @@ class Hub:
                 subscriber.deliver(event)
             except Exception:
                 log.exception("subscriber failed; detaching it")
-                channel.subscribers.discard(subscriber)
+                self.detach(channel.feed, subscriber)
         if self.on_delivered is not None:
-            self.on_delivered(event, len(channel.subscribers))
+            self.on_delivered(event, channel.readers)
 
     # -- gap filling ----------------------------------------------------------------------
 

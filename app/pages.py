@@ -5,13 +5,8 @@ cache; each response carries a weak ``ETag`` naming that key plus the asset vers
 matching ``If-None-Match`` gets ``304``. Because every change to a feed takes a new ``rev``,
 a cached page is never stale for its rev.
 
-To know a feed's current rev without asking the database on every view, the cache watches
-each feed it has rendered through the hub (:class:`RevWatcher`, one hub subscriber per
-feed): the hub delivers every change in rev order, gap-filled from the store, via Redis
-from other processes and by polling while Redis is down. A page view of a watched feed is
-then a dictionary lookup. The watched rev can trail the database by the broker's latency
-(at most ``LIVEFEED_STORE_POLL_SECONDS`` while Redis is down); the page's live client
-resumes from the rev it was rendered at, so the reader misses nothing either way.
+A feed's current rev comes from :mod:`app.watched` (kept current by the hub), so a view of
+a cached page needs no database read; :class:`CachedPages` answers those before routing.
 
 ``render_timeline_page`` is the shared path for anything that shows a feed's timeline
 (the reader page here; the chrome-less embed reuses it with its own template).
@@ -34,9 +29,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import timeline
+from app import timeline, watched
 from app.api.deps import SettingsDep, StoreDep
-from app.hub import Event
 from app.schemas import Entry, Feed
 from app.state import AppState
 from app.store import InvalidCursor, Store
@@ -49,7 +43,6 @@ DEFAULT_LIMIT = 30
 MAX_LIMIT = 100
 ATOM_ENTRIES = 50
 CACHE_SIZE = 512
-MAX_WATCHED = 1000  # feeds whose rev a process tracks for its page cache
 
 HTML_TYPE = "text/html; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -151,65 +144,12 @@ class PageCache:
             self._items.popitem(last=False)
 
 
-class RevWatcher:
-    """Hub subscriber that only tracks a feed's latest rev (and feed record) for pages."""
-
-    __slots__ = ("feed", "rev", "watchers")
-
-    def __init__(self, feed: Feed, watchers: dict[str, RevWatcher]) -> None:
-        self.feed = feed
-        self.rev = feed.rev
-        self.watchers = watchers
-
-    def deliver(self, event: Event) -> None:
-        self.rev = max(self.rev, event.rev)
-        if event.kind == "feed":
-            self.feed = Feed.model_validate_json(_feed_json(event.payload))
-
-    def close(self, code: int, reason: str) -> None:
-        # The hub is draining: stop trusting this rev.
-        if self.watchers.get(self.feed.slug) is self:
-            del self.watchers[self.feed.slug]
-
-    def current(self) -> Feed:
-        """The feed as of the latest rev seen (entry changes only move ``rev``)."""
-        if self.feed.rev != self.rev:
-            self.feed = self.feed.model_copy(update={"rev": self.rev})
-        return self.feed
-
-
-def _feed_json(payload: bytes) -> bytes:
-    """The ``feed`` object inside a ``{"type":"feed","rev":N,"feed":{…}}`` event."""
-    start = payload.index(b'"feed":{') + len(b'"feed":')
-    return payload[start:-1]
-
-
 async def current_feed(request: Request, store: Store, slug: str) -> Feed | None:
-    """The feed at its current rev: from the hub-fed watcher when there is one, else read
-    from the store (and watched from then on)."""
+    """The feed at its current rev, from the hub-kept copy when there is one."""
     state: AppState | None = getattr(request.app.state, "livefeed", None)
-    watchers: dict[str, RevWatcher] | None = getattr(request.app.state, "rev_watchers", None)
-    if watchers is None:
-        watchers = request.app.state.rev_watchers = {}
-    watcher = watchers.get(slug)
-    if watcher is not None:
-        return watcher.current()
-    feed = await store.get_feed(slug)
-    if feed is None or state is None or state.draining.is_set() or len(watchers) >= MAX_WATCHED:
-        return feed
-    watcher = RevWatcher(feed, watchers)
-    watchers[slug] = watcher
-    await state.hub.attach(slug, watcher)
-    # Attached first, then re-read: a change committed in between is not missed.
-    fresh = await store.get_feed(slug)
-    if fresh is None:
-        state.hub.detach(slug, watcher)
-        watchers.pop(slug, None)
-        return None
-    watcher.rev = max(watcher.rev, fresh.rev)
-    if fresh.rev >= watcher.feed.rev:
-        watcher.feed = fresh
-    return watcher.current()
+    if state is None:
+        return await store.get_feed(slug)
+    return await watched.current_feed(state, slug)
 
 
 def page_cache(request: Request) -> PageCache:
@@ -295,7 +235,7 @@ class CachedPages:
         self, app: ASGIApp, state: Any, on_hit: Callable[[int], None] | None = None
     ) -> None:
         self.app = app
-        self.state = state  # the app's Starlette State: page_cache, rev_watchers
+        self.state = state  # the app's Starlette State: page_cache, livefeed
         self.on_hit = on_hit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -326,8 +266,8 @@ class CachedPages:
         ):
             return None
         slug = path[len(self.PREFIX) :]
-        watchers: dict[str, RevWatcher] | None = getattr(self.state, "rev_watchers", None)
-        watcher = watchers.get(slug) if watchers else None
+        app_state: AppState | None = getattr(self.state, "livefeed", None)
+        watcher = app_state.watched_feeds.get(slug) if app_state is not None else None
         if watcher is None:
             return None
         cache: PageCache | None = getattr(self.state, "page_cache", None)

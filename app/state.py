@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.hub import Hub
 from app.store import Store
+
+if TYPE_CHECKING:
+    from app.watched import FeedWatcher
 
 
 @dataclass(eq=False)
@@ -20,3 +24,5 @@ class AppState:
     draining: asyncio.Event = field(default_factory=asyncio.Event)
     #: Open live connections per client IP, for the per-IP cap.
     connections_by_ip: Counter[str] = field(default_factory=Counter)
+    #: Feeds whose record and rev this process keeps current through the hub.
+    watched_feeds: dict[str, FeedWatcher] = field(default_factory=dict)

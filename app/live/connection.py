@@ -92,8 +92,7 @@ class LiveConnection:
 
     async def start(self, hub: Hub, store: Store, since: int | None, catchup_max: int) -> None:
         """Attach to the hub, then queue hello, the catch-up (or a reset), and go live."""
-        await hub.attach(self.feed, self)
-        current = await store.current_rev(self.feed)
+        current = await hub.attach(self.feed, self)
         self._queue_control(hello_event(self.feed, current), current)
         if since is not None and since != current:
             if since < 0 or since > current or current - since > catchup_max:

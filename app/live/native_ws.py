@@ -55,6 +55,7 @@ from app.live.frames import (
 )
 from app.metrics import Metrics
 from app.state import AppState
+from app.watched import current_feed
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class FeedSocketProtocol(asyncio.Protocol):
         state = self.state
         assert state is not None and self._http is not None
         try:
-            feed = await state.store.get_feed(self.feed)
+            feed = await current_feed(state, self.feed)
             if self._gone():
                 return
             if feed is None:
@@ -273,14 +274,13 @@ class FeedSocketProtocol(asyncio.Protocol):
                 self.close(*refusal)
                 return
             self._admitted = True
-            await state.hub.attach(self.feed, self)
+            current = await state.hub.attach(self.feed, self)
             self.live = True  # attached: teardown detaches and uncounts
             if self._metrics is not None:
                 self._metrics.open_connections.labels("websocket").inc()
             if self._gone():
                 self._teardown()
                 return
-            current = await state.store.current_rev(self.feed)
             catch_up = b""
             if since is not None and since != current:
                 if (

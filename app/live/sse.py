@@ -22,6 +22,7 @@ from app.live.connection import (
 )
 from app.metrics import metrics_of
 from app.state import AppState
+from app.watched import current_feed
 
 router = APIRouter()
 
@@ -36,7 +37,7 @@ async def feed_events(
     last_event_id: str | None = Header(default=None),
 ) -> StreamingResponse:
     state: AppState = request.app.state.livefeed
-    feed = await state.store.get_feed(slug)
+    feed = await current_feed(state, slug)
     if feed is None:
         raise HTTPException(404, f"feed {slug!r} not found")
     if last_event_id is not None:

@@ -26,6 +26,7 @@ from app.live.connection import (
 )
 from app.metrics import metrics_of
 from app.state import AppState
+from app.watched import current_feed
 
 router = APIRouter()
 
@@ -35,7 +36,7 @@ async def feed_socket(
     websocket: WebSocket, slug: str, since: int | None = Query(default=None)
 ) -> None:
     state: AppState = websocket.app.state.livefeed
-    feed = await state.store.get_feed(slug)
+    feed = await current_feed(state, slug)
     if feed is None:
         await websocket.accept()
         await websocket.close(CLOSE_UNKNOWN_FEED, f"feed {slug!r} not found")
