@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import functools
 import hashlib
+import ipaddress
 import logging
 import re
 import struct
@@ -248,9 +251,8 @@ class FeedSocketProtocol(asyncio.Protocol):
         peer = self.transport.get_extra_info("peername") or ("unknown", 0)
         host, port = str(peer[0]), int(peer[1])
         # Behind a trusted proxy, the client is the last address it appended.
-        trusted = getattr(self._config, "forwarded_allow_ips", None) or "127.0.0.1"
         forwarded = lookup.get(b"x-forwarded-for")
-        if forwarded and (trusted == "*" or host in str(trusted).split(",")):
+        if forwarded and _trusted(host, str(getattr(self._config, "forwarded_allow_ips", ""))):
             host = forwarded.decode("latin-1").split(",")[-1].strip() or host
         return host, port
 
@@ -450,6 +452,31 @@ class FeedSocketProtocol(asyncio.Protocol):
         protocol.connection_made(self.transport)
         protocol.data_received(data)
         self.transport.set_protocol(protocol)
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(
+    setting: str,
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+    """Parse ``LIVEFEED_FORWARDED_ALLOW_IPS`` (IPs or CIDRs, comma-separated; ``*``: all)."""
+    if setting.strip() == "*":
+        return None
+    networks = []
+    for item in setting.split(","):
+        with contextlib.suppress(ValueError):
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+    return tuple(networks)
+
+
+def _trusted(host: str, setting: str) -> bool:
+    networks = _trusted_networks(setting or "127.0.0.1")
+    if networks is None:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 def _unmask(payload: bytes, mask: bytes) -> bytes:
