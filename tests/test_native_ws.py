@@ -1,0 +1,70 @@
+"""The native WebSocket path's own pieces: framing, masking, proxy trust, hand-over."""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Any
+
+import pytest
+import websockets
+from websockets.frames import Frame, Opcode
+
+from app.live.frames import OP_TEXT, close_frame, frame
+from app.live.native_ws import _accept_key, _trusted, _unmask
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+def test_frames_parse_back_with_the_reference_parser(size: int) -> None:
+    payload = os.urandom(size)
+    data = frame(OP_TEXT, payload)
+    # websockets' own parser, reading what a client would receive.
+    from websockets.streams import StreamReader
+
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        parsed: Frame = done.value
+    assert parsed.opcode == Opcode.TEXT and parsed.fin and parsed.data == payload
+
+
+def test_close_frame_carries_code_and_a_bounded_reason() -> None:
+    data = close_frame(4008, "x" * 500)
+    assert data[0] == 0x88
+    assert struct.unpack("!H", data[2:4])[0] == 4008
+    assert len(data) <= 2 + 125
+
+
+def test_unmask_is_xor_with_the_repeated_key() -> None:
+    mask = b"\x01\x02\x03\x04"
+    payload = bytes(range(11))
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert _unmask(masked, mask) == payload
+    assert _unmask(b"", mask) == b""
+
+
+def test_accept_key_matches_rfc_6455_example() -> None:
+    assert _accept_key(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_forwarded_for_is_trusted_only_from_configured_proxies() -> None:
+    assert _trusted("127.0.0.1", "127.0.0.1")
+    assert _trusted("10.1.2.3", "10.0.0.0/8, 127.0.0.1")
+    assert not _trusted("8.8.8.8", "10.0.0.0/8")
+    assert _trusted("8.8.8.8", "*")
+    assert not _trusted("not-an-ip", "127.0.0.1")
+
+
+async def test_other_websocket_paths_are_handed_to_the_app(livefeed_factory: Any) -> None:
+    server = livefeed_factory()
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"{server.ws_url}/ws/not-a-feed-path"):
+            pass
+    assert refused.value.response.status_code == 403
+    # And a feed stream on the same server still works.
+    async with websockets.connect(f"{server.ws_url}/ws/feeds/demo") as ws:
+        assert '"hello"' in str(await ws.recv())
