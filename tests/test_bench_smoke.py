@@ -12,10 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("psutil", reason="bench extra not installed: pip install -e '.[bench]'")
-
 REPO = Path(__file__).resolve().parent.parent
 
 
