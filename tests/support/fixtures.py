@@ -32,7 +32,7 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import pytest
 import pytest_asyncio
@@ -59,6 +59,7 @@ CHROMIUM_ARGS = [
 ]
 DEFAULT_ADMIN_TOKEN = "test-admin-token"
 
+_S = TypeVar("_S", RedisServer, PostgresServer)
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
@@ -96,11 +97,10 @@ def _unavailable(exc: ServiceUnavailable) -> NoReturn:
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One Redis for the session, on 127.0.0.1:<free port>, no persistence."""
+def _started(make: Callable[[], _S]) -> Iterator[_S]:
+    """Create, start, yield and finally close a service (fail clearly if it is missing)."""
     try:
-        server = RedisServer()
+        server = make()
     except ServiceUnavailable as exc:
         _unavailable(exc)
     try:
@@ -108,6 +108,12 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis for the session, on 127.0.0.1:<free port>, no persistence."""
+    yield from _started(RedisServer)
 
 
 @pytest.fixture
@@ -121,15 +127,7 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def fresh_redis_server() -> Iterator[RedisServer]:
     """A Redis of this test's own, free to be killed and restarted."""
-    try:
-        server = RedisServer()
-    except ServiceUnavailable as exc:
-        _unavailable(exc)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _started(RedisServer)
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,15 +138,7 @@ def fresh_redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL cluster for the session (trust auth, fsync off, 127.0.0.1 only)."""
-    try:
-        server = PostgresServer()
-    except ServiceUnavailable as exc:
-        _unavailable(exc)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _started(PostgresServer)
 
 
 @pytest.fixture
