@@ -68,3 +68,47 @@ async def test_other_websocket_paths_are_handed_to_the_app(livefeed_factory: Any
     # And a feed stream on the same server still works.
     async with websockets.connect(f"{server.ws_url}/ws/feeds/demo") as ws:
         assert '"hello"' in str(await ws.recv())
+
+
+async def test_heartbeat_drops_silent_peers_and_keeps_answering_ones(
+    livefeed_factory: Any,
+) -> None:
+    """A peer that answers nothing is pinged after one quiet heartbeat and dropped after
+    the next; a client that answers pings (as browsers do) stays connected."""
+    import asyncio
+    import time
+
+    from tests.live_support import stalled_websocket
+
+    server = livefeed_factory(env={"LIVEFEED_HEARTBEAT_SECONDS": "0.5"})
+    async with websockets.connect(f"{server.ws_url}/ws/feeds/demo", ping_interval=None) as live:
+        assert '"hello"' in str(await live.recv())
+        silent = stalled_websocket(server.host, server.port, "/ws/feeds/demo")
+        silent.settimeout(10)
+        started = time.monotonic()
+
+        def read_until_dropped() -> bytes:
+            received = b""
+            try:
+                while chunk := silent.recv(65536):
+                    received += chunk
+            except ConnectionResetError:
+                pass
+            return received
+
+        # In a thread: the event loop must stay free to answer the live client's pings.
+        received = await asyncio.to_thread(read_until_dropped)
+        dropped_after = time.monotonic() - started
+        assert b"\x89\x02lf" in received  # the server's ping reached the silent peer
+        assert dropped_after < 5, dropped_after
+        # The answering client outlived several heartbeats and still gets live events.
+        headers = {"Authorization": f"Bearer {server.admin_token}"}
+        import httpx
+
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            posted = await http.post(
+                "/api/feeds/demo/entries", json={"body": "still here"}, headers=headers
+            )
+            assert posted.status_code == 201
+        event = await asyncio.wait_for(live.recv(), 5)
+        assert "still here" in str(event)
