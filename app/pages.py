@@ -15,6 +15,7 @@ a cached page needs no database read; :class:`CachedPages` answers those before 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -273,6 +274,7 @@ class CachedPages:
         cache: PageCache | None = getattr(self.state, "page_cache", None)
         if cache is None:
             return None
+        watcher.used = time.monotonic()
         page = cache.get(("feed.html", slug, watcher.rev, None, DEFAULT_LIMIT, ()))
         if page is None:
             return None

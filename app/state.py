@@ -26,3 +26,4 @@ class AppState:
     connections_by_ip: Counter[str] = field(default_factory=Counter)
     #: Feeds whose record and rev this process keeps current through the hub.
     watched_feeds: dict[str, FeedWatcher] = field(default_factory=dict)
+    watched_swept_at: float = 0.0
