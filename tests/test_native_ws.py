@@ -65,9 +65,10 @@ async def test_other_websocket_paths_are_handed_to_the_app(livefeed_factory: Any
         async with websockets.connect(f"{server.ws_url}/ws/not-a-feed-path"):
             pass
     assert refused.value.response.status_code == 403
-    # And a feed stream on the same server still works.
+    # And a feed stream on the same server still works, and closes cleanly.
     async with websockets.connect(f"{server.ws_url}/ws/feeds/demo") as ws:
         assert '"hello"' in str(await ws.recv())
+    assert ws.close_code == 1000 and ws.protocol.close_rcvd is not None
 
 
 async def test_heartbeat_drops_silent_peers_and_keeps_answering_ones(

@@ -360,7 +360,10 @@ class FeedSocketProtocol(asyncio.Protocol):
                 )
                 self._closing = True
                 self._send(close_frame(code if 1000 <= code < 5000 else 1000))
-            self._abort()
+            # Handshake complete: close after flushing (our echo is in the buffer).
+            if self.transport is not None:
+                self.transport.close()
+            self._teardown()
         elif opcode in (OP_TEXT, OP_BINARY, OP_CONT):
             now = time.monotonic()
             if now - self._msg_window > 60:
