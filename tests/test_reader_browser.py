@@ -382,3 +382,43 @@ async def test_server_restart_reconnects_and_resumes(page: Page, site: ReaderSit
     # resumed from the rev the page had reached.
     assert sockets[-1].startswith(site.server.ws_url) and "since=1" in sockets[-1]
     assert (await timeline_state(page))["bodies"] == ["After the restart.", "Before the restart."]
+
+
+async def test_background_tab_catches_up_when_it_wakes(page: Page, site: ReaderSite) -> None:
+    """A tab that slept with a socket that silently stopped delivering (events dropped on
+    the way) shows what it missed as soon as it becomes visible again."""
+    slug = new_slug("wake")
+    site.create_feed(slug, title="Night shift", locale="en-GB", tz="UTC")
+    await site.post(slug, "Before sleep.")
+    asleep = {"value": False}
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda message: None if asleep["value"] else ws.send(message))
+
+    await page.route_web_socket("**/ws/feeds/**", relay)
+    await open_live(page, site, slug)
+    await page.evaluate(
+        """() => {
+            window.__hidden = true;
+            Object.defineProperty(document, 'hidden',
+                {configurable: true, get: () => window.__hidden});
+            Object.defineProperty(document, 'visibilityState', {configurable: true,
+                get: () => (window.__hidden ? 'hidden' : 'visible')});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    asleep["value"] = True
+    missed = await site.post(slug, "While you slept.")
+    # The socket is still open but dropped the event: nothing shows while the tab sleeps.
+    await expect(page.locator(f"#entry-{missed['id']}")).to_have_count(0)
+    # Waking is what brings it: the page asks the change log over HTTP.
+    async with page.expect_request(lambda r: "/changes?since=" in r.url) as asked:
+        await page.evaluate(
+            "() => { window.__hidden = false;"
+            " document.dispatchEvent(new Event('visibilitychange')); }"
+        )
+    assert f"/api/feeds/{slug}/changes" in (await asked.value).url
+    await expect(page.locator(f"#entry-{missed['id']}")).to_be_visible()
+    state = await timeline_state(page)
+    assert state["bodies"] == ["While you slept.", "Before sleep."]
