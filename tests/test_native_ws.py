@@ -113,3 +113,40 @@ async def test_heartbeat_drops_silent_peers_and_keeps_answering_ones(
             assert posted.status_code == 201
         event = await asyncio.wait_for(live.recv(), 5)
         assert "still here" in str(event)
+
+
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    mask = b"\x11\x22\x33\x44"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_flood_then_close_in_one_segment_still_completes_the_close(
+    livefeed_factory: Any,
+) -> None:
+    """A flood and the client's own close frame arriving in one read: the server says 1008
+    and still sees the client's close, so the connection ends at once (not after the
+    heartbeat grace)."""
+    import asyncio
+    import time
+
+    from tests.live_support import stalled_websocket
+
+    server = livefeed_factory(env={"LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE": "3"})
+    sock = stalled_websocket(server.host, server.port, "/ws/feeds/demo")
+    sock.sendall(
+        b"".join(_client_frame(0x1, b"hi") for _ in range(10))
+        + _client_frame(0x8, struct.pack("!H", 1000))
+    )
+    sock.settimeout(10)
+    started = time.monotonic()
+
+    def read_all() -> bytes:
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        return data
+
+    data = await asyncio.to_thread(read_all)
+    assert time.monotonic() - started < 5
+    assert b"\x88" in data and struct.pack("!H", 1008) in data

@@ -364,14 +364,15 @@ class FeedSocketProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             self._teardown()
-        elif opcode in (OP_TEXT, OP_BINARY, OP_CONT):
+        elif opcode in (OP_TEXT, OP_BINARY, OP_CONT) and not self._closing:
             now = time.monotonic()
             if now - self._msg_window > 60:
                 self._msg_window, self._msg_count = now, 0
             self._msg_count += 1
             assert self.state is not None
             if self._msg_count > self.state.settings.client_max_messages_per_minute:
-                self._fail(CLOSE_POLICY, "too many messages")
+                # Keep reading: the client's answering close frame may be right behind.
+                self.close(CLOSE_POLICY, "too many messages")
         # Pongs only prove liveness, which data_received already noted.
 
     # -- keepalive --------------------------------------------------------------------------
@@ -411,8 +412,13 @@ class FeedSocketProtocol(asyncio.Protocol):
             self._metrics.slow_reader_disconnects.labels("websocket").inc()
 
     def _fail(self, code: int, reason: str) -> None:
+        """Unparseable input (unmasked or oversized frame): send the close frame, flush it,
+        and end the connection — what follows in the stream cannot be framed."""
         self.close(code, reason)
         self._buffer.clear()
+        if self.transport is not None:
+            self.transport.close()
+        self._teardown()
 
     def _abort(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
