@@ -29,6 +29,21 @@ CLOSE_UNKNOWN_FEED = 4404
 CLOSE_ORIGIN_REFUSED = 4403
 
 
+async def catch_up(
+    store: Store, feed: str, since: int | None, current: int, catchup_max: int
+) -> list[tuple[int, bytes]] | None:
+    """What a stream opened at boundary rev ``current`` owes a client resuming from
+    ``since``: the logged events in (since, current], in rev order — or None when the client
+    must ``reset`` (since ahead of the feed, negative, or more than ``catchup_max`` behind).
+    No ``since`` (or nothing missed) owes nothing."""
+    if since is None or since == current:
+        return []
+    if since < 0 or since > current or current - since > catchup_max:
+        return None
+    _rev, events = await store.changes_since(feed, since, limit=current - since)
+    return [(rev, payload) for rev, payload in events if rev <= current]
+
+
 class ControlEvent(Event):
     """hello/reset: sent in place, never deduplicated against entry revs."""
 
@@ -94,15 +109,13 @@ class LiveConnection:
         """Attach to the hub, then queue hello, the catch-up (or a reset), and go live."""
         current = await hub.attach(self.feed, self)
         self._queue_control(hello_event(self.feed, current), current)
-        if since is not None and since != current:
-            if since < 0 or since > current or current - since > catchup_max:
-                self._queue_control(reset_event(current), current)
-            else:
-                _rev, events = await store.changes_since(self.feed, since, limit=current - since)
-                self.last_rev = since
-                for rev, payload in events:
-                    if rev <= current:
-                        self._push(Event(rev, payload))
+        owed = await catch_up(store, self.feed, since, current, catchup_max)
+        if owed is None:
+            self._queue_control(reset_event(current), current)
+        elif owed:
+            self.last_rev = since or 0
+            for rev, payload in owed:
+                self._push(Event(rev, payload))
         self.last_rev = max(self.last_rev, current)
         # The catch-up is bounded by catchup_max events, not by the byte bound: only live
         # events count against limit_bytes, so a long catch-up cannot trip the slow-reader cut.

@@ -45,6 +45,7 @@ from app.live.connection import (
     CLOSE_SERVICE_RESTART,
     CLOSE_SLOW_READER,
     CLOSE_UNKNOWN_FEED,
+    catch_up,
 )
 from app.live.frames import (
     OP_BINARY,
@@ -283,25 +284,19 @@ class FeedSocketProtocol(asyncio.Protocol):
             if self._gone():
                 self._teardown()
                 return
-            catch_up = b""
-            if since is not None and since != current:
-                if (
-                    since < 0
-                    or since > current
-                    or current - since > state.settings.catchup_max_events
-                ):
-                    catch_up = frame(OP_TEXT, reset_event(current))
-                else:
-                    _rev, events = await state.store.changes_since(
-                        self.feed, since, limit=current - since
-                    )
-                    if self._metrics is not None:
-                        self._metrics.catchups_served.labels("websocket").inc()
-                    catch_up = b"".join(frame(OP_TEXT, p) for r, p in events if r <= current)
+            owed = await catch_up(
+                state.store, self.feed, since, current, state.settings.catchup_max_events
+            )
+            if owed is None:
+                owed_frames = frame(OP_TEXT, reset_event(current))
+            else:
+                owed_frames = b"".join(frame(OP_TEXT, payload) for _rev, payload in owed)
+                if owed and self._metrics is not None:
+                    self._metrics.catchups_served.labels("websocket").inc()
             if self._gone():
                 self._teardown()
                 return
-            self._send(frame(OP_TEXT, hello_event(self.feed, current)) + catch_up)
+            self._send(frame(OP_TEXT, hello_event(self.feed, current)) + owed_frames)
             self.last_rev = current
             held, self._held = self._held or [], None
             for event in held:
