@@ -157,6 +157,9 @@ class Hub:
                     rev = await self.store.current_rev(feed)
                     channel = _Channel(feed, rev, target_rev=rev)
                     self._channels[feed] = channel
+            # Only needed while the channel is being created; don't keep one per feed ever seen.
+            if self._attach_lock.get(feed) is lock:
+                del self._attach_lock[feed]
         if subscriber not in channel.subscribers:
             channel.subscribers.add(subscriber)
             channel.readers += is_reader(subscriber)
