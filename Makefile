@@ -5,18 +5,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck format services bench bench-smoke clean
+.PHONY: run test test-fast lint typecheck format services bench bench-smoke clean
 
 ## run: serve on http://127.0.0.1:8000 with SQLite + the in-process broker
 run: $(STAMP)
 	$(BIN)/livefeed serve --host 127.0.0.1 --port 8000
 
-## test: lint, type-check and run the whole suite against real Redis, PostgreSQL and Chromium
+# Coverage of app/ per module, printed after each pytest run (information, not a gate).
+COVERAGE := --cov=app --cov-report=term
+
+## test: lint, type-check, the unit tier, then the service suite (real Redis, PostgreSQL,
+## nginx, Chromium); coverage per module is printed at the end
 test: $(STAMP) services
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy --strict app
-	$(BIN)/pytest
+	$(BIN)/pytest -q tests/unit -m "not services and not browser" $(COVERAGE)
+	$(BIN)/pytest -m "services or browser" $(COVERAGE) --cov-append
+
+## test-fast: the unit tier only (tests/unit/): no services, no root, seconds
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit -m "not services and not browser" $(COVERAGE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench

@@ -1,5 +1,5 @@
 """Embeds on other sites: ``/embed/{slug}`` (the chrome-less timeline), ``/embed.js`` (the
-loader for the DESIGN.md snippet) and ``/oembed`` (discovery for CMSes).
+loader for the README's embed snippet) and ``/oembed`` (discovery for CMSes).
 
 Contracts:
 
@@ -49,7 +49,7 @@ Theme = Literal["auto", "light", "dark"]
 
 
 def snippet(public_url: str, slug: str) -> str:
-    """The embed code of DESIGN.md §1, byte for byte."""
+    """The embed code shown in the README ("Pages"), byte for byte."""
     base = public_url.rstrip("/")
     return (
         f'<div data-livefeed="{base}/feeds/{slug}"></div>'

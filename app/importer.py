@@ -1,4 +1,4 @@
-"""Plain-text live blog import (DESIGN.md §5).
+"""Plain-text live blog import (README "Importing a plain-text live blog").
 
 The shape: a day heading (``Jeudi 24 juin`` — weekday, day, month in the feed's locale),
 then that day's entries, newest first, one paragraph per line, no clock times. Headings are

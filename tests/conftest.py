@@ -1,7 +1,18 @@
-"""Shared fixtures: the app on both databases (SQLite embedded default, real PostgreSQL).
+"""Shared fixtures: the app on both databases (SQLite embedded default, real PostgreSQL),
+and the test tiers.
 
 Service fixtures (Redis, PostgreSQL, livefeed processes, Chromium) live in
 ``tests/support/fixtures.py``.
+
+Tiers (markers registered in ``pyproject.toml``, applied here at collection):
+
+- ``browser``: the test uses headless Chromium (``chromium_browser`` or ``page``).
+- ``services``: the test uses a Redis / PostgreSQL / ``livefeed serve`` fixture, or lives
+  outside ``tests/unit/`` — every such test runs real things (the app's lifespan on a real
+  database, ``livefeed`` subprocesses, nginx, a test HTTP site).
+- neither: ``tests/unit/``, pure code with fakes; ``make test-fast`` runs exactly this tier
+  (``pytest -m "not services and not browser"``). A unit test that asks for a service or
+  browser fixture is a collection error, so the fast tier cannot quietly start services.
 """
 
 from __future__ import annotations
@@ -19,6 +30,19 @@ from app.store.engine import make_engine
 from app.store.migrate import upgrade
 
 pytest_plugins = ["tests.support.fixtures"]
+
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+SERVICE_FIXTURES = frozenset(
+    {
+        "redis_server",
+        "redis_url",
+        "fresh_redis_server",
+        "postgres_server",
+        "fresh_postgres_url",
+        "livefeed_factory",
+    }
+)
+BROWSER_FIXTURES = frozenset({"chromium_browser", "page"})
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -66,3 +90,20 @@ async def feed(client: httpx.AsyncClient) -> str:
     )
     assert response.status_code == 201, response.text
     return "moscou"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (see the module docstring)."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        in_unit_tier = item.path.is_relative_to(UNIT_DIR)
+        if in_unit_tier and used & (SERVICE_FIXTURES | BROWSER_FIXTURES):
+            raise pytest.UsageError(
+                f"{item.nodeid} is in tests/unit/ but uses "
+                f"{sorted(used & (SERVICE_FIXTURES | BROWSER_FIXTURES))}: "
+                "service tests belong in tests/test_<area>_*.py"
+            )
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if not in_unit_tier or used & SERVICE_FIXTURES:
+            item.add_marker(pytest.mark.services)

@@ -2,7 +2,7 @@
 reader model that checks the per-connection guarantee, WebSocket/SSE readers that reconnect
 with ``since``, and a writer workload (posts, edits, deletes, pins, feed changes).
 
-The guarantee checked (DESIGN.md §1 "Live transports"), per connection: the first frame is
+The guarantee checked (README, "Live transports"), per connection: the first frame is
 ``hello``; every later ``rev`` is strictly greater than the one before (so no duplicates);
 and across a reader's successive connections the revs it applies are exactly
 ``since+1, since+2, …`` — every rev is a logged change, so a gap is a lost change. Once the
@@ -37,7 +37,7 @@ from tests.support.services import (
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
-# Short intervals keep the failure scenarios quick; the defaults are stated in DESIGN/README.
+# Short intervals keep the failure scenarios quick; the defaults are stated in the README.
 BASE_ENV = {
     "LIVEFEED_STORE_POLL_SECONDS": "0.5",
     "LIVEFEED_RESYNC_SECONDS": "5",

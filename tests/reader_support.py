@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
+from tests.support.paths import LIVEBLOG_FR as FIXTURE
 from tests.support.services import LivefeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "liveblog-fr.txt"
 ADMIN_TOKEN = "reader-test-admin"
 
 _FR_DAY = re.compile(r"^(Lundi|Mardi|Mercredi|Jeudi|Vendredi|Samedi|Dimanche) \d{1,2} \w+$")

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.paths import LIVEBLOG_FR as FIXTURE
 from tests.support.services import LivefeedServer
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "liveblog-fr.txt"
 LIVEFEED = str(Path(sys.executable).with_name("livefeed"))
 
 

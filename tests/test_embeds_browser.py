@@ -1,4 +1,4 @@
-"""Embeds in Debian's Chromium: a page on another origin pastes the DESIGN.md snippet.
+"""Embeds in Debian's Chromium: a page on another origin pastes the README's embed snippet.
 
 No sleeps: every wait is on an observable condition (``expect``/``wait_for_*``).
 """

@@ -1,4 +1,4 @@
-"""Live delivery against real processes: the per-connection guarantee of DESIGN.md §1.
+"""Live delivery against real processes: the per-connection guarantee (README, "Live transports").
 
 Every test runs on both deployments (parametrized, never duplicated):
 

@@ -1,8 +1,8 @@
 """Live delivery through failures: Redis killed mid-stream, a server SIGKILLed, SIGTERM
 drain, and the limits a reader can hit (unknown feed, flood, oversized frame, per-IP cap).
 
-Each delivery test asserts the per-connection guarantee of DESIGN.md §1 against the API's
-state (see ``tests/live_support.py``).
+Each delivery test asserts the per-connection guarantee (README, "Live transports") against the
+API's state (see ``tests/live_support.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""livefeed itself, driven only through its public contract (DESIGN.md §1).
+"""livefeed itself, driven only through its public contract (the README).
 
 ``livefeed-1``: one ``livefeed serve`` process, SQLite, in-process broker.
 ``livefeed-2``: two ``livefeed serve`` processes on two ports sharing one redis-server

@@ -288,7 +288,7 @@
     var author = node.querySelector(".lf-author");
     author.textContent = e.author || "";
     author.hidden = !e.author;
-    // `html` is sanitized by the server (DESIGN §1): safe to insert as-is.
+    // `html` is sanitized by the server (app/render.py): safe to insert as-is.
     node.querySelector(".lf-body").innerHTML = e.html;
     return node;
   };

@@ -379,7 +379,7 @@
     node.querySelector(".lf-badge-pinned").hidden = !e.pinned;
     node.querySelector(".lf-badge-key").hidden = !e.key_event;
     if (!node.classList.contains("is-editing")) {
-      // `html` is sanitized by the server (DESIGN §1).
+      // `html` is sanitized by the server (app/render.py).
       node.querySelector(".sd-entry-body").innerHTML = e.html;
     }
     var pin = node.querySelector('[data-act="pin"]');

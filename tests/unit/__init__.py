@@ -1,0 +1,1 @@
+"""The unit tier: pure code with fakes, no services, no root; mirrors ``app/``."""
