@@ -17,7 +17,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from app.live.connection import CLOSE_SERVICE_RESTART
+from app.live.close_codes import SERVICE_RESTART
 from app.state import AppState
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def drain(state: AppState) -> None:
         return
     state.draining.set()
     log.info("draining: closing %d live connections with 1012", state.hub.subscriber_count())
-    state.hub.close_all(CLOSE_SERVICE_RESTART, "server restarting: reconnect")
+    state.hub.close_all(SERVICE_RESTART.code, SERVICE_RESTART.reason)
 
 
 def begin_drain() -> None:

@@ -27,11 +27,13 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import timeline, watched
 from app.api.deps import SettingsDep, StoreDep
+from app.live import close_codes
 from app.schemas import Entry, Feed
 from app.state import AppState
 from app.store import InvalidCursor, Store
@@ -89,7 +91,14 @@ def templates() -> Environment:
     )
     env.globals["static_url"] = static_url
     env.globals["default_limit"] = DEFAULT_LIMIT
+    env.globals["livefeed_config"] = Markup(livefeed_config_json())
     return env
+
+
+def livefeed_config_json() -> str:
+    """What every page hands its live client in ``<script type="application/json"
+    id="livefeed-config">``: the close-code table (:mod:`app.live.close_codes`)."""
+    return timeline.script_json({"close_codes": close_codes.client_table()})
 
 
 class StaticAssets(StaticFiles):

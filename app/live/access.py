@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-from app.live.connection import CLOSE_ORIGIN_REFUSED, CLOSE_POLICY, CLOSE_SERVICE_RESTART
+from app.live.close_codes import ORIGIN_REFUSED, POLICY, SERVICE_RESTART
 from app.schemas import Feed
 from app.state import AppState
 
@@ -37,13 +37,13 @@ def own_origins(state: AppState, conn: HTTPConnection) -> set[str]:
 def admit(state: AppState, conn: HTTPConnection, feed: Feed) -> tuple[int, str] | None:
     """Count the connection in, or return the (close code, reason) that refuses it."""
     if state.draining.is_set():
-        return CLOSE_SERVICE_RESTART, "server restarting: reconnect"
+        return SERVICE_RESTART.code, SERVICE_RESTART.reason
     if not origin_allowed(feed, conn.headers.get("origin"), own_origins(state, conn)):
-        return CLOSE_ORIGIN_REFUSED, "origin not allowed to embed this feed"
+        return ORIGIN_REFUSED.code, ORIGIN_REFUSED.reason
     cap = state.settings.max_connections_per_ip
     ip = client_ip(conn)
     if cap and state.connections_by_ip[ip] >= cap:
-        return CLOSE_POLICY, "too many connections from this address"
+        return POLICY.code, "too many connections from this address"
     state.connections_by_ip[ip] += 1
     return None
 

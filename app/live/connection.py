@@ -19,14 +19,8 @@ from collections import deque
 
 from app.events import hello_event, reset_event
 from app.hub import Event, Hub
+from app.live.close_codes import SLOW_READER
 from app.store import Store
-
-# WebSocket close codes (also used as reasons for ending an SSE stream).
-CLOSE_SERVICE_RESTART = 1012  # server draining: reconnect (elsewhere) with since=last rev
-CLOSE_POLICY = 1008  # too many messages from the client, or connection cap reached
-CLOSE_SLOW_READER = 4008  # send buffer over its bound: resume with since=last rev
-CLOSE_UNKNOWN_FEED = 4404
-CLOSE_ORIGIN_REFUSED = 4403
 
 
 async def catch_up(
@@ -170,4 +164,4 @@ class LiveConnection:
 
     def _check_bound(self) -> None:
         if self._queued_bytes > self.limit_bytes:
-            self.close(CLOSE_SLOW_READER, "slow reader: reconnect with since=<last rev>")
+            self.close(SLOW_READER.code, SLOW_READER.reason)

@@ -40,13 +40,16 @@ from starlette.requests import HTTPConnection
 from app.events import hello_event, reset_event
 from app.hub import Event
 from app.live.access import admit, release
-from app.live.connection import (
+from app.live.close_codes import (
+    CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY,
-    CLOSE_SERVICE_RESTART,
-    CLOSE_SLOW_READER,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
     CLOSE_UNKNOWN_FEED,
-    catch_up,
+    SERVICE_RESTART,
+    SLOW_READER,
 )
+from app.live.connection import catch_up
 from app.live.frames import (
     OP_BINARY,
     OP_CLOSE,
@@ -66,7 +69,6 @@ log = logging.getLogger(__name__)
 FEED_PATH = re.compile(r"^/ws/feeds/([^/?#]+)$")
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HANDSHAKE = 16 * 1024
-CLOSE_TOO_BIG = 1009
 
 
 def _accept_key(key: bytes) -> bytes:
@@ -155,7 +157,7 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     # uvicorn calls this on every connection it tracks when the server shuts down.
     def shutdown(self) -> None:
-        self.close(CLOSE_SERVICE_RESTART, "server restarting: reconnect")
+        self.close(SERVICE_RESTART.code, SERVICE_RESTART.reason)
 
     # -- hub Subscriber protocol ------------------------------------------------------------
 
@@ -303,7 +305,7 @@ class FeedSocketProtocol(asyncio.Protocol):
                 self.deliver(event)
         except Exception:
             log.exception("opening a live stream for %s failed", self.feed)
-            self.close(1011, "internal error")
+            self.close(CLOSE_INTERNAL_ERROR, "internal error")
 
     def _gone(self) -> bool:
         return self.transport is None or self.transport.is_closing()
@@ -330,7 +332,7 @@ class FeedSocketProtocol(asyncio.Protocol):
                 length = struct.unpack_from("!Q", buffer, 2)[0]
                 offset = 10
             if not masked:
-                self._fail(1002, "client frames must be masked")
+                self._fail(CLOSE_PROTOCOL_ERROR, "client frames must be masked")
                 return
             if length > limit:
                 self._fail(CLOSE_TOO_BIG, "frame too large")
@@ -402,7 +404,7 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     def _cut_off(self) -> None:
         """Too slow: stop sending, say 4008 (after what is buffered), abort if unread."""
-        self.close(CLOSE_SLOW_READER, "slow reader: reconnect with since=<last rev>")
+        self.close(SLOW_READER.code, SLOW_READER.reason)
         if self._metrics is not None:
             self._metrics.slow_reader_disconnects.labels("websocket").inc()
 

@@ -14,12 +14,8 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.live.access import admit, release
-from app.live.connection import (
-    CLOSE_ORIGIN_REFUSED,
-    CLOSE_SERVICE_RESTART,
-    CLOSE_SLOW_READER,
-    LiveConnection,
-)
+from app.live.close_codes import CLOSE_SLOW_READER, http_status_of
+from app.live.connection import LiveConnection
 from app.metrics import metrics_of
 from app.state import AppState
 from app.watched import current_feed
@@ -47,8 +43,7 @@ async def feed_events(
             raise HTTPException(400, "Last-Event-ID must be a rev (an integer)") from None
     refusal = admit(state, request, feed)
     if refusal is not None:
-        status = {CLOSE_ORIGIN_REFUSED: 403, CLOSE_SERVICE_RESTART: 503}.get(refusal[0], 429)
-        raise HTTPException(status, refusal[1])
+        raise HTTPException(http_status_of(refusal[0]), refusal[1])
     connection = LiveConnection(slug, state.settings.send_buffer_bytes)
     try:
         await connection.start(state.hub, state.store, since, state.settings.catchup_max_events)

@@ -18,12 +18,8 @@ from fastapi import APIRouter, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from app.live.access import admit, release
-from app.live.connection import (
-    CLOSE_POLICY,
-    CLOSE_SLOW_READER,
-    CLOSE_UNKNOWN_FEED,
-    LiveConnection,
-)
+from app.live.close_codes import CLOSE_POLICY, CLOSE_SLOW_READER, CLOSE_UNKNOWN_FEED
+from app.live.connection import LiveConnection
 from app.metrics import metrics_of
 from app.state import AppState
 from app.watched import current_feed
