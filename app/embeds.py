@@ -28,12 +28,15 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app import pages
-from app.api.deps import SettingsDep, StoreDep
+from app.deps import SettingsDep, StateDep, StoreDep
+from app.page_cache import not_modified
 from app.schemas import Feed, is_valid_slug
+from app.templating import STATIC_DIR, not_found_page
+from app.timeline import MAX_LIMIT
 
 router = APIRouter(tags=["embeds"])
 
-EMBED_JS = pages.STATIC_DIR / "embed.js"
+EMBED_JS = STATIC_DIR / "embed.js"
 DEFAULT_EMBED_LIMIT = 20
 OEMBED_WIDTH = 600
 OEMBED_HEIGHT = 800
@@ -74,29 +77,27 @@ def frame_ancestors(feed: Feed) -> str:
 async def embed_page(
     request: Request,
     slug: str,
-    store: StoreDep,
-    settings: SettingsDep,
+    state: StateDep,
     before: Annotated[int | None, Query(ge=1)] = None,
     limit: int = DEFAULT_EMBED_LIMIT,
     theme: str = "auto",
 ) -> Response:
     """The timeline without site chrome, for the loader's iframe.
 
-    ``limit`` is clamped to 1…``pages.MAX_LIMIT`` and an unknown ``theme`` means ``auto``:
+    ``limit`` is clamped to 1…``MAX_LIMIT`` and an unknown ``theme`` means ``auto``:
     a typo in a third party's snippet still shows the feed.
     """
-    feed = await store.get_feed(slug) if is_valid_slug(slug) else None
+    feed = await state.store.get_feed(slug) if is_valid_slug(slug) else None
     if feed is None:
-        return pages.not_found_page(f"No live blog called “{slug}”.")
+        return not_found_page(f"No live blog called “{slug}”.")
     chosen: Theme = theme if theme in ("light", "dark") else "auto"  # type: ignore[assignment]
     response = await pages.render_timeline_page(
         request,
-        store,
-        settings,
+        state,
         slug,
         template="embed.html",
         before=before,
-        limit=max(1, min(limit, pages.MAX_LIMIT)),
+        limit=max(1, min(limit, MAX_LIMIT)),
         context={"theme": chosen},
         headers={
             "Content-Security-Policy": f"{EMBED_CSP}; {frame_ancestors(feed)}",
@@ -130,7 +131,7 @@ async def embed_js(request: Request) -> Response:
         "Cross-Origin-Resource-Policy": "cross-origin",
         "X-Content-Type-Options": "nosniff",
     }
-    if pages.not_modified(request, etag):
+    if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app import __version__, embeds, errors, lifecycle, pages, studio
+from app import __version__, embeds, errors, lifecycle, page_cache, pages, studio, templating
 from app.api import entries, feeds
 from app.brokers import from_url
 from app.config import Settings, load_settings
@@ -68,13 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)  # the request id covers all the app does
     # Outermost: cached reader pages of watched feeds answer before routing (counted, not
-    # access-logged; see pages.CachedPages).
+    # access-logged; see page_cache.CachedPages).
     page_hits = {
         status: metrics.http_requests.labels("GET", "/feeds/{slug}", str(status))
         for status in (200, 304)
     }
     app.add_middleware(
-        pages.CachedPages, state=app.state, on_hit=lambda status: page_hits[status].inc()
+        page_cache.CachedPages, state=app.state, on_hit=lambda status: page_hits[status].inc()
     )
     app.include_router(metrics_router)
     app.include_router(feeds.router)
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(embeds.router)
     app.include_router(studio.router)
-    app.mount("/static", pages.static_app(), name="static")
+    app.mount("/static", templating.static_app(), name="static")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -44,8 +44,6 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from starlette.datastructures import State
-
     from app.hub import Event
     from app.state import AppState
 
@@ -155,12 +153,8 @@ class _StateCollector(Collector):
 
 
 def metrics_of(app: Any) -> Metrics:
-    """The metrics of ``app`` (a Starlette app); created on first use."""
-    state: State = app.state
-    metrics: Metrics | None = getattr(state, "metrics", None)
-    if metrics is None:
-        metrics = Metrics()
-        state.metrics = metrics
+    """The metrics of ``app`` (a Starlette app), set by :func:`app.main.create_app`."""
+    metrics: Metrics = app.state.metrics
     return metrics
 
 

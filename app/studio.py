@@ -13,14 +13,14 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app import pages
-from app.api.deps import PrincipalDep, SettingsDep
+from app.deps import PrincipalDep, SettingsDep
 from app.render import render_markdown
+from app.templating import CSP, templates
 
 router = APIRouter()
 
 #: The reader CSP, plus: never framed (clickjacking a publish button), no referrer.
-STUDIO_CSP = pages.CSP + "; frame-ancestors 'none'"
+STUDIO_CSP = CSP + "; frame-ancestors 'none'"
 
 
 class WhoAmI(BaseModel):
@@ -58,7 +58,7 @@ async def preview(
 
 @router.api_route("/studio", methods=["GET", "HEAD"], include_in_schema=False)
 async def studio_page(settings: SettingsDep) -> Response:
-    html = pages.templates().get_template("studio.html").render(public_url=settings.public_url)
+    html = templates().get_template("studio.html").render(public_url=settings.public_url)
     return HTMLResponse(
         html,
         headers={

@@ -33,6 +33,8 @@ from app.schemas import Entry, Feed
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DEFAULT_LOCALE = "en_GB"
 HEADLINE_CHARS = 110
+DEFAULT_LIMIT = 30  # entries on one page of a timeline, unless the reader asks for another size
+MAX_LIMIT = 100  # the most a reader may ask for
 
 # -- locale ------------------------------------------------------------------------------------
 
@@ -217,12 +219,6 @@ _STRINGS: dict[str, dict[str, Any]] = {
 
 def strings(tag: str) -> dict[str, Any]:
     return _STRINGS.get(babel_locale(tag).language, _STRINGS["en"])
-
-
-def plural(tag: str, key: str, n: int) -> str:
-    forms = strings(tag)[key]
-    form = babel_locale(tag).plural_form(n)
-    return str(forms.get(form, forms["other"])).replace("{n}", str(n))
 
 
 def html_lang(tag: str) -> str:
@@ -450,7 +446,6 @@ def build_timeline(
     next_before: int | None,
     before: int | None,
     limit: int,
-    base_path: str = "",
     pinned_entry: Entry | None = None,
     key_event_entries: Sequence[Entry] | None = None,
 ) -> TimelineView:
@@ -496,9 +491,9 @@ def build_timeline(
         "pageSize": limit,
         "nextBefore": next_before,
         "title": feed.title,
-        "api": f"{base_path}/api/feeds/{feed.slug}",
-        "ws": f"{base_path}/ws/feeds/{feed.slug}",
-        "sse": f"{base_path}/sse/feeds/{feed.slug}",
+        "api": f"/api/feeds/{feed.slug}",
+        "ws": f"/ws/feeds/{feed.slug}",
+        "sse": f"/sse/feeds/{feed.slug}",
         **client_locale(tag, feed.timezone),
     }
     return TimelineView(

@@ -1,1 +1,1 @@
-"""HTTP API routers (one per resource) and their shared dependencies."""
+"""HTTP API routers, one per resource (their dependencies are in ``app/deps.py``)."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import HubDep, ReporterDep, SettingsDep, StoreDep
+from app.deps import HubDep, ReporterDep, SettingsDep, StoreDep
 from app.schemas import SLUG_PATTERN, ChangesPage, Entry, EntryCreate, EntryPage, EntryUpdate
 from app.store import NotFound
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Path
 
-from app.api.deps import AdminDep, HubDep, StoreDep
+from app.deps import AdminDep, HubDep, StoreDep
 from app.schemas import SLUG_PATTERN, Feed, FeedCreate, FeedUpdate, TokenCreate, TokenCreated
 
 router = APIRouter(prefix="/api/feeds", tags=["feeds"])

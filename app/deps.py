@@ -1,4 +1,6 @@
-"""Dependencies shared by the routers: app state, store, settings and bearer-token auth."""
+"""FastAPI dependencies shared by every HTTP layer (API routers, pages, embeds, studio): app
+state, store, settings, hub and bearer-token auth. They live outside ``app/api`` so the HTML
+layer never imports the API package."""
 
 from __future__ import annotations
 

@@ -1,0 +1,105 @@
+"""Templates and static assets of the HTML pages (reader, embed, studio).
+
+Contracts:
+
+* :func:`templates` is the one Jinja2 environment (autoescaping HTML and XML); every template
+  gets ``static_url(name)``, ``default_limit`` and ``livefeed_config`` (the JSON every
+  page hands its live client).
+* :func:`asset_version` digests ``web/static`` and ``web/templates``: a deploy that changes
+  either changes every asset URL (``/static/NAME?v=VERSION``) and every page ``ETag``.
+* ``/static`` (:func:`static_app`): versioned URLs are immutable for a year; bare ones are
+  revalidated after five minutes.
+* :data:`CSP` is the reader pages' Content-Security-Policy; other pages narrow it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from fastapi import Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from app import timeline
+from app.live import close_codes
+from app.timeline import DEFAULT_LIMIT
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+HTML_TYPE = "text/html; charset=utf-8"
+
+# Inline <script type="application/json|ld+json"> blocks are data, not scripts: CSP allows
+# them. Entry HTML is sanitized server-side; images may come from anywhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "media-src 'self' https:; connect-src 'self'; frame-src https:; base-uri 'none'; "
+    "form-action 'self'; object-src 'none'"
+)
+
+
+@cache
+def asset_version() -> str:
+    """Digest of the static files and templates: busts browser caches and ETags on deploy."""
+    digest = hashlib.sha256()
+    for folder in (STATIC_DIR, TEMPLATES_DIR):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(WEB_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={asset_version()}"
+
+
+@cache
+def templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "xml"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.globals["static_url"] = static_url
+    env.globals["default_limit"] = DEFAULT_LIMIT
+    env.globals["livefeed_config"] = Markup(livefeed_config_json())
+    return env
+
+
+def livefeed_config_json() -> str:
+    """What every page hands its live client in ``<script type="application/json"
+    id="livefeed-config">``: the close-code table (:mod:`app.live.close_codes`)."""
+    return timeline.script_json({"close_codes": close_codes.client_table()})
+
+
+def not_found_page(message: str) -> HTMLResponse:
+    """The 404 page naming what was not found (never cached)."""
+    html = templates().get_template("not_found.html").render(message=message)
+    return HTMLResponse(html, status_code=404, headers={"Cache-Control": "no-cache"})
+
+
+class StaticAssets(StaticFiles):
+    """``/static``: versioned URLs (``?v=``) are immutable; bare ones revalidate soon."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = (
+                "public, max-age=31536000, immutable" if versioned else "public, max-age=300"
+            )
+        return response
+
+
+def static_app() -> StaticAssets:
+    """Mount at ``/static`` (``app.mount("/static", templating.static_app(), name="static")``)."""
+    return StaticAssets(directory=STATIC_DIR)
