@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     # Request limits: bodies over max_request_bytes get 413 before they are parsed.
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     max_entry_body_chars: int = Field(default=50_000, ge=100)
+    # HTTP limits on every connection (app/http_limits.py): 414 / 431 / 408 / 503 / 429.
+    max_url_bytes: int = Field(default=8192, ge=256)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keepalive_timeout_seconds: int = Field(default=5, ge=1)
+    max_open_connections: int = Field(default=0, ge=0)  # 0 = from the descriptor limit
+    max_http_connections_per_ip: int = Field(default=64, ge=0)  # 0 = unlimited
 
     # Live delivery.
     send_buffer_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)

@@ -1,4 +1,5 @@
-"""uvicorn configuration: uvloop, httptools, bounded reader frames, graceful shutdown.
+"""uvicorn configuration: uvloop, httptools with limits (:mod:`app.http_limits`), bounded
+reader frames, graceful shutdown.
 
 Draining on SIGTERM is installed by the app itself (:mod:`app.lifecycle`), so it works
 in every worker process too."""
@@ -18,7 +19,9 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, workers: int = 1
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # uvicorn's httptools protocol plus size limits, timeouts and a connection budget.
+        http="app.http_limits:LimitedHttpProtocol",
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
         # native: /ws/feeds/… on the fast path, other WebSocket paths through ASGI.
         ws=(
             "app.live.native_ws:FeedSocketProtocol"
