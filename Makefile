@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The browser code's checker (TypeScript, from package-lock.json) and Node's test runner.
+NODE_STAMP := node_modules/.installed-stamp
+TSC := node_modules/.bin/tsc
 
-.PHONY: run test test-fast lint typecheck format services bench bench-smoke clean
+.PHONY: run test test-fast lint typecheck typecheck-js test-js format services bench bench-smoke clean
 
 ## run: serve on http://127.0.0.1:8000 with SQLite + the in-process broker
 run: $(STAMP)
@@ -14,12 +17,16 @@ run: $(STAMP)
 # Coverage of app/ per module, printed after each pytest run (information, not a gate).
 COVERAGE := --cov=app --cov-report=term
 
-## test: lint, type-check, the unit tier, then the service suite (real Redis, PostgreSQL,
-## nginx, Chromium); coverage per module is printed at the end
-test: $(STAMP) services
+## test: lint, type-check (Python and the browser code), the unit tiers (pytest tests/unit and
+## node --test web/tests), then the service suite (real Redis, PostgreSQL, nginx, Chromium);
+## coverage per module is printed at the end
+test: $(STAMP) $(NODE_STAMP) services
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy --strict app
+	$(TSC) --noEmit -p jsconfig.json
+	$(TSC) --noEmit -p web/tests/jsconfig.json
+	node --test web/tests/
 	$(BIN)/pytest -q tests/unit -m "not services and not browser" $(COVERAGE)
 	$(BIN)/pytest -m "services or browser" $(COVERAGE) --cov-append
 
@@ -27,9 +34,20 @@ test: $(STAMP) services
 test-fast: $(STAMP)
 	$(BIN)/pytest -q tests/unit -m "not services and not browser" $(COVERAGE)
 
-lint: $(STAMP)
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
+	$(TSC) --noEmit -p jsconfig.json
+	$(TSC) --noEmit -p web/tests/jsconfig.json
+
+## typecheck-js: tsc --noEmit over web/static (every file is // @ts-check, JSDoc-typed)
+typecheck-js: $(NODE_STAMP)
+	$(TSC) --noEmit -p jsconfig.json
+	$(TSC) --noEmit -p web/tests/jsconfig.json
+
+## test-js: node --test over the browser code's pure modules (web/tests)
+test-js: $(NODE_STAMP)
+	node --test web/tests/
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict app
@@ -59,5 +77,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || bash scripts/install-services.sh node
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 clean:
+	rm -rf node_modules
 	rm -rf $(VENV) livefeed.db livefeed.db-* .pytest_cache .mypy_cache .ruff_cache

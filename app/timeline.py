@@ -292,6 +292,11 @@ def headline(entry: Entry, limit: int = HEADLINE_CHARS) -> str:
     return cut + "…"
 
 
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, as the browser's ``Date`` counts (``data-ts``)."""
+    return round(moment.timestamp() * 1000)
+
+
 def entry_view(entry: Entry, zone: tzinfo, tag: str) -> EntryView:
     local = entry.published_at.astimezone(zone)
     if entry.has_time:
@@ -411,9 +416,14 @@ def atom_feed(feed: Feed, entries: Sequence[Entry], public_url: str) -> bytes:
 
 @dataclass(frozen=True)
 class KeyEventLink:
+    """One link of the key-event list; ``published_ms`` and ``has_time`` let the browser keep
+    the list in order and format entries it adds the same way."""
+
     id: int
     when: str
     headline: str
+    published_ms: int
+    has_time: bool
 
 
 @dataclass
@@ -473,6 +483,8 @@ def build_timeline(
             v.entry.id,
             v.time_label or day_heading(v.day, tag),
             v.headline,
+            epoch_ms(v.entry.published_at),
+            v.entry.has_time,
         )
         for v in sorted(
             key_sources,

@@ -2,8 +2,11 @@
 # Install the system programs livefeed's tests and benchmarks need, when missing.
 #
 #   bash scripts/install-services.sh              redis-server, PostgreSQL server binaries,
-#                                                 nginx + Nchan, Chromium (+ fonts), wrk
+#                                                 nginx + Nchan, Chromium (+ fonts), wrk,
+#                                                 Node.js + npm
 #   bash scripts/install-services.sh python-venv  python3-venv (for `python3 -m venv`)
+#   bash scripts/install-services.sh node         Node.js and npm (the browser code's type
+#                                                 check and unit tests)
 #
 # Idempotent and quick when everything is present (no apt call at all). As root it runs
 # `apt-get update` once and `apt-get install -y --no-install-recommends` of what is missing;
@@ -70,6 +73,12 @@ check_services() {
     # Liberation provides the Arial/Times/Courier metrics pages usually ask for.
     have_pkg fonts-dejavu-core || need fonts-dejavu-core "fonts for Chromium (fonts-dejavu-core) are not installed"
     have_pkg fonts-liberation || need fonts-liberation "fonts for Chromium (fonts-liberation) are not installed"
+    check_node
+}
+
+check_node() {
+    have_cmd node || need nodejs "Node.js (node) is not installed"
+    have_cmd npm || need npm "npm is not installed"
 }
 
 check_python_venv() {
@@ -80,12 +89,13 @@ check_python_venv() {
 case "${1:-services}" in
 services | "") check_services ;;
 python-venv) check_python_venv ;;
+node) check_node ;;
 -h | --help)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
-    echo "usage: $0 [python-venv]" >&2
+    echo "usage: $0 [python-venv|node]" >&2
     exit 2
     ;;
 esac
@@ -184,6 +194,7 @@ missing=()
 reasons=()
 case "${1:-services}" in
 python-venv) check_python_venv ;;
+node) check_node ;;
 *) check_services ;;
 esac
 if ((${#missing[@]} > 0)); then

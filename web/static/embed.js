@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * livefeed embed, both ends of one small protocol. No dependencies.
  *
@@ -9,7 +10,9 @@
  *
  * Inside the frame (html[data-livefeed-embed]): reports the content height to the parent
  * whenever it changes, and opens links that leave the timeline in a new tab.
+ * A classic script (third-party pages load it so), not a module.
  */
+/** @typedef {{el: HTMLIFrameElement, origin: string}} Frame */
 (function () {
   "use strict";
   var doc = document;
@@ -19,18 +22,20 @@
     inFrame();
     return;
   }
-  if (window.livefeedEmbed) {
-    window.livefeedEmbed.scan(); // the snippet was pasted more than once
+  var win = /** @type {any} */ (window);
+  if (win.livefeedEmbed) {
+    win.livefeedEmbed.scan(); // the snippet was pasted more than once
     return;
   }
 
+  /** @type {Frame[]} */
   var frames = [];
   var io =
     "IntersectionObserver" in window
       ? new IntersectionObserver(
           function (entries) {
             entries.forEach(function (e) {
-              if (e.isIntersecting) {
+              if (e.isIntersecting && io) {
                 io.unobserve(e.target);
                 mount(e.target);
               }
@@ -53,10 +58,11 @@
     }
   });
 
+  /** @param {Element} host */
   function mount(host) {
     var url;
     try {
-      url = new URL(host.getAttribute("data-livefeed"), doc.baseURI);
+      url = new URL(host.getAttribute("data-livefeed") || "", doc.baseURI);
     } catch (e) {
       return;
     }
@@ -66,7 +72,7 @@
       return;
     }
     var q = [];
-    var limit = parseInt(host.getAttribute("data-limit"), 10);
+    var limit = parseInt(host.getAttribute("data-limit") || "", 10);
     if (limit > 0) q.push("limit=" + limit);
     var theme = host.getAttribute("data-theme");
     if (theme === "light" || theme === "dark") q.push("theme=" + theme);
@@ -93,14 +99,15 @@
     }
   }
 
-  window.livefeedEmbed = { scan: scan };
+  win.livefeedEmbed = { scan: scan };
   scan();
   if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", scan);
 
   function inFrame() {
     // Links that leave this page open in a new tab instead of inside the frame.
     doc.addEventListener("click", function (ev) {
-      var a = ev.target.closest && ev.target.closest("a[href]");
+      var target = /** @type {Element | null} */ (ev.target);
+      var a = /** @type {HTMLAnchorElement | null} */ (target && target.closest ? target.closest("a[href]") : null);
       if (!a) return;
       if (a.origin + a.pathname !== location.origin + location.pathname) {
         a.target = "_blank";

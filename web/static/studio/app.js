@@ -1,0 +1,374 @@
+// @ts-check
+/**
+ * The studio: who is signed in, which feed is open, and the parts that show it. All state is
+ * on this object or the parts it owns (`EntryList`, `Composer`, `FeedPanel`, the live client).
+ */
+
+import { pageCloseTable } from "../shared/close-policy.js";
+import { LiveClient } from "../shared/live-client.js";
+import { Api, OFFLINE, statusOf } from "./api.js";
+import { Composer } from "./composer.js";
+import { Messages, byId, button, confirmDialog, copyField, input, textarea } from "./dom.js";
+import { EntryList } from "./entries.js";
+import { FeedPanel, feedLabel } from "./feed-panel.js";
+import { AUTHOR_KEY, FEED_KEY, TOKEN_KEY, load, save } from "./storage.js";
+
+/** @typedef {import("../shared/model.js").Feed} Feed */
+/** @typedef {{is_admin: boolean, feed: string | null, name: string}} WhoAmI */
+
+const CONN_TEXT = { live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+
+export class Studio {
+  constructor() {
+    this.api = new Api();
+    this.messages = new Messages();
+    this.entries = new EntryList(this.api, this.messages);
+    this.composer = new Composer(this.api, this.messages, (entry) => this.entries.upsert(entry));
+    this.panel = new FeedPanel(this.api);
+    /** @type {WhoAmI | null} */
+    this.who = null;
+    /** @type {Feed[]} */
+    this.feeds = [];
+    /** @type {Feed | null} */
+    this.feed = null;
+    /** @type {LiveClient | null} */
+    this.live = null;
+    this.closeTable = pageCloseTable(document);
+
+    this.api.onUnauthorized = () =>
+      this.signOut("Your token has expired or was revoked. Sign in again — your draft is kept.");
+    this.entries.onFeed = (feed) => this.applyFeed(feed);
+    this.entries.onFirstPage = () => this.followLive();
+  }
+
+  get isAdmin() {
+    return !!(this.who && this.who.is_admin);
+  }
+
+  // ---- sign in / out ------------------------------------------------------------------------
+
+  /** @param {string} token @param {boolean} [quiet] a token restored from this tab */
+  async signIn(token, quiet = false) {
+    this.api.token = token;
+    let who;
+    try {
+      who = /** @type {WhoAmI} */ ((await this.api.call("GET", "/api/whoami")).data);
+    } catch (err) {
+      this.api.token = null;
+      save("session", TOKEN_KEY, null);
+      const status = statusOf(err);
+      if (quiet && status === 0) {
+        byId("sd-signin-error").textContent = OFFLINE;
+        return;
+      }
+      byId("sd-signin-error").textContent =
+        status === 401 ? "That token is not valid, or it was revoked." : this.api.explain(err);
+      byId("sd-token").focus();
+      return;
+    }
+    this.who = who;
+    save("session", TOKEN_KEY, token);
+    byId("sd-signin").hidden = true;
+    byId("sd-app").hidden = false;
+    byId("sd-who").hidden = false;
+    byId("sd-who-name").textContent = who.is_admin ? "Admin" : `${who.name} · ${who.feed}`;
+    byId("sd-admin").hidden = !who.is_admin;
+    byId("sd-origins-form").hidden = !who.is_admin;
+    byId("sd-feed-field").hidden = !who.is_admin;
+    byId("sd-status-hint").hidden = who.is_admin;
+    button("sd-status-toggle").disabled = !who.is_admin;
+    try {
+      await this.loadFeeds();
+    } catch (err) {
+      this.messages.banner(this.api.explain(err));
+    }
+    // Move to the composer unless the user has already gone somewhere else.
+    const active = document.activeElement;
+    if (!active || active === document.body || byId("sd-signin").contains(active)) {
+      byId("sd-body").focus();
+    }
+  }
+
+  /** @param {string} message */
+  signOut(message) {
+    this.stopLive();
+    this.api.token = null;
+    this.who = null;
+    this.feed = null;
+    this.entries.open(null);
+    save("session", TOKEN_KEY, null);
+    byId("sd-app").hidden = true;
+    byId("sd-who").hidden = true;
+    byId("sd-conn").hidden = true;
+    byId("sd-signin").hidden = false;
+    input("sd-token").value = "";
+    byId("sd-signin-error").textContent = message || "";
+    byId("sd-token").focus();
+  }
+
+  // ---- feeds --------------------------------------------------------------------------------
+
+  /** @param {string} [preferred] slug to open */
+  async loadFeeds(preferred) {
+    const who = this.who;
+    if (!who) return;
+    /** @type {Feed[]} */
+    const feeds = who.is_admin
+      ? (await this.api.call("GET", "/api/feeds")).data
+      : [(await this.api.call("GET", `/api/feeds/${encodeURIComponent(who.feed || "")}`)).data];
+    this.feeds = feeds;
+    /** @type {HTMLSelectElement} */
+    const select = byId("sd-feed");
+    select.replaceChildren(
+      ...feeds.map((f) => {
+        const o = document.createElement("option");
+        o.value = f.slug;
+        o.textContent = feedLabel(f);
+        return o;
+      })
+    );
+    const want = preferred || load("session", FEED_KEY);
+    const chosen = feeds.find((f) => f.slug === want) || feeds[0];
+    if (!chosen) {
+      this.panel.show(null, this.isAdmin);
+      return;
+    }
+    select.value = chosen.slug;
+    await this.openFeed(chosen);
+  }
+
+  /** @param {Feed} feed */
+  async openFeed(feed) {
+    this.stopLive();
+    this.feed = feed;
+    save("session", FEED_KEY, feed.slug);
+    this.entries.open(feed);
+    this.panel.show(feed, this.isAdmin);
+    this.composer.open(feed.slug);
+    await this.entries.load(null);
+  }
+
+  /** A newer version of a feed (an API answer or a `feed` event). @param {Feed} feed */
+  applyFeed(feed) {
+    if (!this.feed || feed.slug !== this.feed.slug) return;
+    this.feed = feed;
+    this.entries.feed = feed;
+    this.panel.show(feed, this.isAdmin);
+  }
+
+  /**
+   * @param {Record<string, unknown>} fields
+   * @param {HTMLElement | null} errorEl where a failure is shown (else the banner)
+   */
+  async patchFeed(fields, errorEl) {
+    if (!this.feed) return false;
+    try {
+      const res = await this.api.call("PATCH", `/api/feeds/${encodeURIComponent(this.feed.slug)}`, fields);
+      this.applyFeed(res.data);
+      return true;
+    } catch (err) {
+      const text = this.api.explain(err);
+      if (errorEl) errorEl.textContent = text;
+      else this.messages.banner(text);
+      return false;
+    }
+  }
+
+  // ---- live updates of the list -------------------------------------------------------------
+
+  /** (Re)start following the open feed from the list's rev. */
+  followLive() {
+    if (this.live && this.live.running) {
+      this.live.restart();
+      return;
+    }
+    const feed = this.feed;
+    if (!feed || !this.api.token) return;
+    const slug = encodeURIComponent(feed.slug);
+    this.live = new LiveClient({
+      ws: `/ws/feeds/${slug}`,
+      sse: `/sse/feeds/${slug}`,
+      changes: `/api/feeds/${slug}/changes`,
+      rev: () => this.entries.rev,
+      onEvent: (ev) => this.entries.handle(ev),
+      onState: (state, message) => this.showConn(state, message),
+      closeTable: this.closeTable,
+    });
+    this.live.start();
+  }
+
+  stopLive() {
+    if (this.live) this.live.stop();
+    this.live = null;
+    this.showConn("idle");
+  }
+
+  /** @param {import("../shared/live-client.js").LiveState | "idle"} state @param {string} [message] */
+  showConn(state, message) {
+    const el = byId("sd-conn");
+    el.hidden = state === "idle" || state === "connecting";
+    el.setAttribute("data-state", state);
+    /** @type {Record<string, string>} */
+    const text = { ...CONN_TEXT, stopped: message || "Stopped" };
+    /** @type {HTMLElement} */ (el.querySelector(".sd-conn-text")).textContent = text[state] || "";
+  }
+
+  // ---- wiring -------------------------------------------------------------------------------
+
+  boot() {
+    byId("sd-signin-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const token = input("sd-token").value.trim();
+      if (!token) {
+        byId("sd-signin-error").textContent = "Paste the token you were given.";
+        byId("sd-token").focus();
+        return;
+      }
+      byId("sd-signin-error").textContent = "";
+      const submit = button("sd-signin-submit");
+      submit.disabled = true;
+      await this.signIn(token);
+      submit.disabled = false;
+    });
+    byId("sd-signout").addEventListener("click", () => this.signOut("Signed out."));
+    byId("sd-banner-close").addEventListener("click", () => this.messages.banner(""));
+    byId("sd-feed").addEventListener("change", async () => {
+      const slug = /** @type {HTMLSelectElement} */ (byId("sd-feed")).value;
+      if (!this.feeds.some((f) => f.slug === slug)) return;
+      try {
+        const res = await this.api.call("GET", `/api/feeds/${encodeURIComponent(slug)}`);
+        await this.openFeed(res.data);
+      } catch (err) {
+        this.messages.banner(this.api.explain(err));
+      }
+    });
+    byId("sd-status-toggle").addEventListener("click", async () => {
+      if (!this.feed) return;
+      const ending = this.feed.status === "live";
+      const ok = ending
+        ? await confirmDialog(
+            "End this live blog? Readers will see it has ended; you can reopen it later.",
+            "End live blog"
+          )
+        : true;
+      if (!ok) return;
+      if (await this.patchFeed({ status: ending ? "ended" : "live" }, null)) {
+        this.messages.toast(ending ? "The live blog has ended." : "The live blog is live again.");
+      }
+    });
+
+    const body = textarea("sd-body");
+    body.addEventListener("input", () => {
+      this.composer.saveDraft();
+      this.composer.schedulePreview(250);
+    });
+    for (const id of ["sd-pinned", "sd-key"]) {
+      byId(id).addEventListener("change", () => this.composer.saveDraft());
+    }
+    byId("sd-author").addEventListener("change", () => {
+      save("local", AUTHOR_KEY, input("sd-author").value.trim() || null);
+    });
+    byId("sd-compose").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.composer.publish();
+    });
+    byId("sd-compose").addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        this.composer.publish();
+      }
+    });
+    byId("sd-entries").addEventListener("click", (ev) => {
+      const target = /** @type {Element} */ (ev.target);
+      const b = /** @type {HTMLElement | null} */ (target.closest("button[data-act]"));
+      const li = b && b.closest(".sd-entry");
+      if (!b || !li) return;
+      this.entries.act(Number(li.getAttribute("data-id")), b.getAttribute("data-act") || "", b);
+    });
+    byId("sd-more").addEventListener("click", () => {
+      if (this.entries.nextBefore) this.entries.load(this.entries.nextBefore);
+    });
+    for (const b of document.querySelectorAll("[data-copy]")) {
+      b.addEventListener("click", () => {
+        const field = /** @type {HTMLInputElement} */ (byId(b.getAttribute("data-copy") || ""));
+        copyField(field, /** @type {HTMLElement} */ (b), this.messages);
+      });
+    }
+
+    byId("sd-origins-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const origins = textarea("sd-origins").value.split(/[\s,]+/).filter(Boolean);
+      byId("sd-origins-error").textContent = "";
+      if (await this.patchFeed({ allowed_origins: origins }, byId("sd-origins-error"))) {
+        this.messages.toast(
+          origins.length ? "Only these sites may embed the feed." : "Any site may embed the feed."
+        );
+      }
+    });
+    byId("sd-newfeed-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = byId("sd-newfeed-error");
+      err.textContent = "";
+      const data = {
+        slug: input("sd-nf-slug").value.trim(),
+        title: input("sd-nf-title").value.trim(),
+        description: input("sd-nf-description").value.trim(),
+        locale: input("sd-nf-locale").value.trim() || "en-GB",
+        timezone: input("sd-nf-timezone").value.trim() || "UTC",
+      };
+      if (!data.slug || !data.title) {
+        err.textContent = "A feed needs a slug and a title.";
+        return;
+      }
+      try {
+        const res = await this.api.call("POST", "/api/feeds", data);
+        input("sd-nf-slug").value = "";
+        input("sd-nf-title").value = "";
+        input("sd-nf-description").value = "";
+        this.messages.toast(`Feed “${res.data.title}” created.`);
+        await this.loadFeeds(res.data.slug);
+      } catch (e) {
+        err.textContent =
+          statusOf(e) === 409 ? `That slug is taken: ${/** @type {any} */ (e).detail}` : this.api.explain(e);
+      }
+    });
+    byId("sd-token-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = byId("sd-token-error");
+      err.textContent = "";
+      byId("sd-token-out").hidden = true;
+      const name = input("sd-tk-name").value.trim();
+      if (!name) {
+        err.textContent = "Give the token a name, e.g. the reporter’s.";
+        return;
+      }
+      if (!this.feed) return;
+      try {
+        const res = await this.api.call("POST", `/api/feeds/${encodeURIComponent(this.feed.slug)}/tokens`, { name });
+        const out = input("sd-token-value");
+        out.value = res.data.token;
+        byId("sd-token-out").hidden = false;
+        input("sd-tk-name").value = "";
+        out.focus();
+        out.select();
+      } catch (e) {
+        err.textContent = this.api.explain(e);
+      }
+    });
+
+    window.addEventListener("offline", () => {
+      this.messages.banner("You’re offline. Keep writing: your draft is saved on this device.");
+    });
+    window.addEventListener("online", () => this.messages.banner(""));
+    // Another tab changed this feed's draft: follow it.
+    window.addEventListener("storage", (ev) => {
+      if (ev.key === this.composer.draftKey() && document.activeElement !== body) {
+        this.composer.restoreDraft();
+      }
+    });
+
+    const token = load("session", TOKEN_KEY);
+    if (token) this.signIn(token, true);
+    else byId("sd-token").focus();
+  }
+}
