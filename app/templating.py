@@ -6,9 +6,12 @@ Contracts:
   gets ``static_url(name)``, ``default_limit`` and ``livefeed_config`` (the JSON every
   page hands its live client).
 * :func:`asset_version` digests ``web/static`` and ``web/templates``: a deploy that changes
-  either changes every asset URL (``/static/NAME?v=VERSION``) and every page ``ETag``.
-* ``/static`` (:func:`static_app`): versioned URLs are immutable for a year; bare ones are
-  revalidated after five minutes.
+  either changes every asset URL (``/static/v/VERSION/NAME``) and every page ``ETag``. The
+  version is a path segment, not a query, so that the relative ``import``s of an ES module
+  (``./lib/format.js``) resolve to the same version as the module that imports them.
+* ``/static`` (:func:`static_app`): URLs of the current version are immutable for a year
+  (as are the older ``?v=`` form); bare ones, and those naming another version (a page from
+  before a deploy), are revalidated after five minutes.
 * :data:`CSP` is the reader pages' Content-Security-Policy; other pages narrow it.
 """
 
@@ -56,8 +59,13 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
+#: ``/static/v/<version>/<name>``: the first path segments of a versioned asset URL.
+VERSIONED_PREFIX = "v/"
+
+
 def static_url(name: str) -> str:
-    return f"/static/{name}?v={asset_version()}"
+    """The immutable URL of ``web/static/<name>`` in this deploy."""
+    return f"/static/{VERSIONED_PREFIX}{asset_version()}/{name}"
 
 
 @cache
@@ -88,12 +96,15 @@ def not_found_page(message: str) -> HTMLResponse:
 
 
 class StaticAssets(StaticFiles):
-    """``/static``: versioned URLs (``?v=``) are immutable; bare ones revalidate soon."""
+    """``/static``: URLs of the current version are immutable; others revalidate soon."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        versioned = b"v=" in scope.get("query_string", b"")
+        if path.startswith(VERSIONED_PREFIX):
+            version, _, path = path[len(VERSIONED_PREFIX) :].partition("/")
+            versioned = version == asset_version()
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
-            versioned = b"v=" in scope.get("query_string", b"")
             response.headers["Cache-Control"] = (
                 "public, max-age=31536000, immutable" if versioned else "public, max-age=300"
             )

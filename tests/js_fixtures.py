@@ -1,7 +1,7 @@
 """The server's own answers for the browser code's pure rules, as JSON for ``node --test``.
 
-``web/tests/*.test.js`` check the browser modules (``web/static/shared/``) against these files;
-``tests/test_js_fixtures.py`` checks the committed files are exactly what the server functions
+``web/tests/*.test.js`` check the browser modules (``web/static/lib/``) against these files;
+``tests/unit/test_js_fixtures.py`` checks the committed files are exactly what the server functions
 produce now. Together: the server and the browser cannot drift apart unnoticed.
 
 Regenerate after changing a rule on purpose: ``.venv/bin/python -m tests.js_fixtures``.
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app import timeline
+from app.live import close_codes
 from app.render import render_markdown
 from app.schemas import Entry, Feed
 
@@ -91,6 +92,13 @@ def _entry(body: str, html: str) -> Entry:
     )
 
 
+def _plural(tag: str, key: str, n: int) -> str:
+    """A plural message as CLDR (Babel, the server's locale data) picks its form."""
+    forms = timeline.strings(tag)[key]
+    form = timeline.babel_locale(tag).plural_form(n)
+    return str(forms.get(form, forms["other"])).replace("{n}", str(n))
+
+
 def format_cases() -> dict[str, Any]:
     """Day headings, clock times, day keys and plurals per locale; headlines."""
     locales = []
@@ -110,7 +118,7 @@ def format_cases() -> dict[str, Any]:
                 }
             )
         plurals = [
-            {"key": key, "n": n, "text": timeline.plural(tag, key, n)}
+            {"key": key, "n": n, "text": _plural(tag, key, n)}
             for key in PLURAL_KEYS
             for n in PLURAL_COUNTS
         ]
@@ -180,7 +188,11 @@ def key_event_cases() -> dict[str, Any]:
 
 def all_fixtures() -> dict[str, Any]:
     """File name → content of every fixture ``web/tests`` reads."""
-    return {"format.json": format_cases(), "key_events.json": key_event_cases()}
+    return {
+        "format.json": format_cases(),
+        "key_events.json": key_event_cases(),
+        "close_codes.json": close_codes.client_table(),
+    }
 
 
 def dump(content: Any) -> str:

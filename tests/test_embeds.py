@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app import embeds
+from app import embeds, templating
 from app.config import Settings
 from tests.conftest import ADMIN
 
@@ -40,7 +40,9 @@ async def test_embed_page_is_the_chromeless_live_timeline(
     assert r.status_code == 200
     html = r.text
     assert "data-livefeed-timeline" in html  # the reader's partial
-    assert "/static/livefeed.js" in html and "/static/embed.js" in html
+    version = templating.asset_version()
+    assert f'<script type="module" src="/static/v/{version}/livefeed.js">' in html
+    assert f'<script src="/static/v/{version}/embed.js" defer>' in html
     assert 'data-theme="dark"' in html
     assert html.count("<article") == 2 + 1  # two entries and the live-entry template
     assert "Update number 3" in html and "Update number 1" not in html

@@ -262,9 +262,19 @@ def test_unknown_feed_and_cursor_are_404_pages(site: ReaderSite, imported: str) 
 
 def test_static_assets_are_versioned_and_cacheable(site: ReaderSite, imported: str) -> None:
     html = get(site, f"/feeds/{imported}").text
-    start = html.index("/static/livefeed.js?v=")
-    src = html[start : html.index('"', start)]
+    start = html.index('<script type="module" src="/static/v/')
+    src = html[start + len('<script type="module" src="') : html.index('"></script>', start)]
+    assert src.endswith("/livefeed.js")
     r = get(site, src)
     assert r.status_code == 200 and "immutable" in r.headers["cache-control"]
     assert "data-livefeed-timeline" in r.text
+    # The module's relative imports resolve under the same version: immutable too.
+    version_dir = src.rsplit("/", 1)[0]
+    imported = get(site, f"{version_dir}/lib/live-client.js")
+    assert imported.status_code == 200 and "immutable" in imported.headers["cache-control"]
+    assert "export class LiveClient" in imported.text
+    # A page from before a deploy names another version: served, but revalidated soon.
+    stale = get(site, "/static/v/000000000000/lib/live-client.js")
+    assert stale.status_code == 200 and "immutable" not in stale.headers["cache-control"]
+    assert get(site, "/static/v/000000000000/no-such.js").status_code == 404
     assert Path(__file__).resolve().parent.parent.joinpath("web/static/livefeed.css").exists()

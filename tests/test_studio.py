@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from app import templating
 from tests.conftest import ADMIN
 
 
@@ -53,7 +54,8 @@ async def test_studio_page_is_a_static_shell_that_cannot_be_framed(
 ) -> None:
     r = await client.get("/studio")
     assert r.status_code == 200
-    assert "/static/studio.js" in r.text and 'id="sd-token"' in r.text
+    assert f'<script type="module" src="{templating.static_url("studio.js")}">' in r.text
+    assert 'id="sd-token"' in r.text
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
     assert "set-cookie" not in r.headers

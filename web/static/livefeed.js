@@ -8,8 +8,8 @@
  * that ends stays connected, so reopening it resumes the page live.
  */
 
-import { pageCloseTable } from "./shared/close-policy.js";
-import { LiveClient } from "./shared/live-client.js";
+import { pageCloseTable } from "./lib/close-policy.js";
+import { LiveClient } from "./lib/live-client.js";
 import { OlderPages } from "./reader/older.js";
 import { ConnectionIndicator, applyFeedHeader } from "./reader/page.js";
 import { readConfig } from "./reader/config.js";
@@ -17,7 +17,7 @@ import { Timeline } from "./reader/timeline.js";
 
 /**
  * @param {HTMLElement} root
- * @param {import("./shared/close-policy.js").CloseTable} closeTable
+ * @param {import("./lib/close-policy.js").CloseTable} closeTable
  */
 function mount(root, closeTable) {
   const cfg = readConfig(root);

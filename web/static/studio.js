@@ -6,7 +6,7 @@
  *   message; the draft stays.
  * - Drafts survive outages and never post twice (`studio/composer.js`).
  * - The entries list follows the feed through the shared live client, resuming from the last
- *   rev after a disconnect (`studio/entries.js`, `shared/live-client.js`).
+ *   rev after a disconnect (`studio/entries.js`, `lib/live-client.js`).
  */
 
 import { Studio } from "./studio/app.js";

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { Formatter, HEADLINE_CHARS, headline, plainText, plural } from "../static/shared/format.js";
+import { Formatter, HEADLINE_CHARS, headline, plainText, plural } from "../static/lib/format.js";
 import { fixture } from "./fixtures.js";
 
 const cases = fixture("format.json");

@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Formatter, headline } from "../static/shared/format.js";
-import { KeyEvents, classify, isNewer, newestFirst } from "../static/shared/model.js";
+import { Formatter, headline } from "../static/lib/format.js";
+import { KeyEvents, classify, isNewer, newestFirst } from "../static/lib/model.js";
 import { fixture } from "./fixtures.js";
 
-/** @typedef {import("../static/shared/model.js").Entry} Entry */
+/** @typedef {import("../static/lib/model.js").Entry} Entry */
 
 /** @param {Partial<Entry> & {id: number}} fields @returns {Entry} */
 function entry(fields) {

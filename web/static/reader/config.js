@@ -19,7 +19,7 @@
  * @property {string} sse `/sse/feeds/{slug}`
  */
 
-/** @typedef {import("../shared/format.js").LocaleConfig & TimelineFields} TimelineConfig */
+/** @typedef {import("../lib/format.js").LocaleConfig & TimelineFields} TimelineConfig */
 
 /**
  * @param {Element} root the `[data-livefeed-timeline]` element

@@ -4,7 +4,7 @@
  * (the plain `?before=` link keeps working without JavaScript).
  */
 
-import { plural } from "../shared/format.js";
+import { plural } from "../lib/format.js";
 
 /** @typedef {import("./timeline.js").Timeline} Timeline */
 
@@ -42,7 +42,7 @@ export class OlderPages {
     try {
       const response = await fetch(url, { cache: "no-store" });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      /** @type {{entries: import("../shared/model.js").Entry[], next_before: number | null}} */
+      /** @type {{entries: import("../lib/model.js").Entry[], next_before: number | null}} */
       const page = await response.json();
       /** @type {HTMLElement | null} */
       let first = null;

@@ -7,7 +7,7 @@
 import { part } from "./config.js";
 
 /** @typedef {import("./config.js").TimelineConfig} TimelineConfig */
-/** @typedef {import("../shared/live-client.js").LiveState} LiveState */
+/** @typedef {import("../lib/live-client.js").LiveState} LiveState */
 
 export class ConnectionIndicator {
   /**
@@ -46,7 +46,7 @@ export class ConnectionIndicator {
  * Follow a `feed` event on the page: title, description and the live/ended badge.
  * @param {HTMLElement} root the timeline element
  * @param {TimelineConfig} cfg
- * @param {import("../shared/model.js").Feed} feed
+ * @param {import("../lib/model.js").Feed} feed
  * @returns {string | null} the new page title, when it changed
  */
 export function applyFeedHeader(root, cfg, feed) {

@@ -13,15 +13,15 @@
  * Dispatches `livefeed:change` on the timeline element after every DOM change (embeds resize).
  */
 
-import { Formatter, headline, plural } from "../shared/format.js";
-import { KeyEvents, classify, isNewer } from "../shared/model.js";
+import { Formatter, headline, plural } from "../lib/format.js";
+import { KeyEvents, classify, isNewer } from "../lib/model.js";
 import { part } from "./config.js";
 
 const FRESH_MS = 2500;
 
-/** @typedef {import("../shared/model.js").Entry} Entry */
-/** @typedef {import("../shared/model.js").Feed} Feed */
-/** @typedef {import("../shared/model.js").LiveEvent} LiveEvent */
+/** @typedef {import("../lib/model.js").Entry} Entry */
+/** @typedef {import("../lib/model.js").Feed} Feed */
+/** @typedef {import("../lib/model.js").LiveEvent} LiveEvent */
 /** @typedef {import("./config.js").TimelineConfig} TimelineConfig */
 
 /** @param {Element} node */
@@ -61,7 +61,7 @@ function flash(node) {
 /**
  * The key events a server-rendered list shows (`_timeline.html`).
  * @param {ParentNode} nav
- * @returns {import("../shared/model.js").KeyEvent[]}
+ * @returns {import("../lib/model.js").KeyEvent[]}
  */
 function renderedKeyEvents(nav) {
   return Array.from(nav.querySelectorAll("li[data-id]"), (li) => ({
@@ -479,7 +479,7 @@ export class Timeline {
   /**
    * The whole feed's key events as the server lists them now: this page's URL fetched afresh
    * (it is the first page, since it is live), its key-event list read back.
-   * @returns {Promise<import("../shared/model.js").KeyEvent[]>}
+   * @returns {Promise<import("../lib/model.js").KeyEvent[]>}
    */
   async fetchKeyEvents() {
     const response = await fetch(window.location.href, { cache: "no-store" });

@@ -4,8 +4,8 @@
  * on this object or the parts it owns (`EntryList`, `Composer`, `FeedPanel`, the live client).
  */
 
-import { pageCloseTable } from "../shared/close-policy.js";
-import { LiveClient } from "../shared/live-client.js";
+import { pageCloseTable } from "../lib/close-policy.js";
+import { LiveClient } from "../lib/live-client.js";
 import { Api, OFFLINE, statusOf } from "./api.js";
 import { Composer } from "./composer.js";
 import { Messages, byId, button, confirmDialog, copyField, input, textarea } from "./dom.js";
@@ -13,7 +13,7 @@ import { EntryList } from "./entries.js";
 import { FeedPanel, feedLabel } from "./feed-panel.js";
 import { AUTHOR_KEY, FEED_KEY, TOKEN_KEY, load, save } from "./storage.js";
 
-/** @typedef {import("../shared/model.js").Feed} Feed */
+/** @typedef {import("../lib/model.js").Feed} Feed */
 /** @typedef {{is_admin: boolean, feed: string | null, name: string}} WhoAmI */
 
 const CONN_TEXT = { live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
@@ -203,7 +203,7 @@ export class Studio {
     this.showConn("idle");
   }
 
-  /** @param {import("../shared/live-client.js").LiveState | "idle"} state @param {string} [message] */
+  /** @param {import("../lib/live-client.js").LiveState | "idle"} state @param {string} [message] */
   showConn(state, message) {
     const el = byId("sd-conn");
     el.hidden = state === "idle" || state === "connecting";

@@ -15,7 +15,7 @@ import { AUTHOR_KEY, DRAFT_PREFIX, load, save, uuid } from "./storage.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./dom.js").Messages} Messages */
-/** @typedef {import("../shared/model.js").Entry} Entry */
+/** @typedef {import("../lib/model.js").Entry} Entry */
 
 /**
  * What is sent to create an entry.

@@ -4,15 +4,15 @@
  * live events (other reporters' changes appear), with pin / key event / edit / delete actions.
  */
 
-import { classify, newestFirst } from "../shared/model.js";
+import { classify, newestFirst } from "../lib/model.js";
 
 import { byId, confirmDialog } from "./dom.js";
 
 const PAGE = 30;
 
-/** @typedef {import("../shared/model.js").Entry} Entry */
-/** @typedef {import("../shared/model.js").Feed} Feed */
-/** @typedef {import("../shared/model.js").LiveEvent} LiveEvent */
+/** @typedef {import("../lib/model.js").Entry} Entry */
+/** @typedef {import("../lib/model.js").Feed} Feed */
+/** @typedef {import("../lib/model.js").LiveEvent} LiveEvent */
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./dom.js").Messages} Messages */
 

@@ -6,7 +6,7 @@
 
 import { byId, textarea } from "./dom.js";
 
-/** @typedef {import("../shared/model.js").Feed} Feed */
+/** @typedef {import("../lib/model.js").Feed} Feed */
 /** @typedef {import("./api.js").Api} Api */
 
 /** The public base URL the server renders into the studio page. */

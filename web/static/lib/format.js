@@ -4,7 +4,7 @@
  *
  * Each rule mirrors its server twin in `app/timeline.py`, and `web/tests/format.test.js` checks
  * it against cases the server itself produced (`tests/fixtures/js/format.json`, written by
- * `tests/test_js_fixtures.py`), so the two cannot drift:
+ * `tests/unit/test_js_fixtures.py`), so the two cannot drift:
  *
  * - a day heading is the CLDR `dayPattern` applied with Babel's names, first letter upper-cased
  *   (`day_heading`); a clock time is `timePattern` (`clock_time`);

@@ -1,7 +1,7 @@
 """The fixtures ``web/tests`` (``node --test``) read are what the server functions answer now.
 
 If this fails, a server rule (headline, heading, time, plural, key-event list) changed: update
-its twin in ``web/static/shared/`` too, then regenerate with ``python -m tests.js_fixtures``.
+its twin in ``web/static/lib/`` too, then regenerate with ``python -m tests.js_fixtures``.
 """
 
 from __future__ import annotations
