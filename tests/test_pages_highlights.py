@@ -64,7 +64,7 @@ async def test_cached_page_answers_exactly_like_the_rendered_one(
 ) -> None:
     await client.post(f"/api/feeds/{feed}/entries", json={"body": "Une"}, headers=ADMIN)
     rendered = await client.get(f"/feeds/{feed}")  # renders, caches, starts watching
-    cached = await client.get(f"/feeds/{feed}")  # answered by pages.CachedPages
+    cached = await client.get(f"/feeds/{feed}")  # answered by page_cache.CachedPages
     assert cached.content == rendered.content
     # Same headers, bar the request id: cache hits write no log line to correlate.
     rendered_headers = {k: v for k, v in rendered.headers.items() if k != "x-request-id"}
