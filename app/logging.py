@@ -62,11 +62,6 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 _secrets: set[str] = set()
 
 
-def current_request_id() -> str | None:
-    """The id of the request being handled in this context, if any."""
-    return _request_id.get()
-
-
 def add_secret(value: str | None) -> None:
     """Blank ``value`` wherever it would appear in a log line (e.g. the admin token)."""
     if value and len(value) >= 6:
