@@ -28,7 +28,7 @@ test: $(STAMP) $(NODE_STAMP) services
 	$(TSC) --noEmit -p web/tests/jsconfig.json
 	node --test web/tests/
 	$(BIN)/pytest -q tests/unit -m "not services and not browser" $(COVERAGE)
-	$(BIN)/pytest -m "services or browser" $(COVERAGE) --cov-append
+	$(BIN)/pytest -m "services or browser" --durations=15 $(COVERAGE) --cov-append
 
 ## test-fast: the unit tier only (tests/unit/): no services, no root, seconds
 test-fast: $(STAMP)

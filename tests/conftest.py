@@ -40,6 +40,7 @@ SERVICE_FIXTURES = frozenset(
         "postgres_server",
         "fresh_postgres_url",
         "livefeed_factory",
+        "database_url",  # and so app, client, feed: the app's lifespan on SQLite and PostgreSQL
     }
 )
 BROWSER_FIXTURES = frozenset({"chromium_browser", "page"})
