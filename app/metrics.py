@@ -11,8 +11,9 @@ Series (all per process):
 - ``livefeed_publish_delivery_latency_seconds``: histogram, from the writer's publish (just
   after commit) to the event being queued for this process's readers.
 - ``livefeed_slow_reader_disconnects_total{transport}``: readers cut off for falling behind.
-- ``livefeed_catchups_served_total{transport}``: readers that resumed with ``since`` or
-  ``Last-Event-ID`` (their catch-up is read from the store).
+- ``livefeed_catchups_served_total{transport}``: streams that resumed with ``since`` or
+  ``Last-Event-ID`` and were served their catch-up (possibly empty) or a ``reset``;
+  counted by the stream session, so it means the same for every transport.
 - ``livefeed_hub_catchups_total``: gap fills the hub read from the store's change log.
 - ``livefeed_broker_reconnects_total``, ``livefeed_broker_connected``: Redis connection.
 - ``livefeed_draining``: 1 after SIGTERM, until the process exits.

@@ -158,13 +158,6 @@ CLOSE_UNKNOWN_FEED = UNKNOWN_FEED.code
 CLOSE_ORIGIN_REFUSED = ORIGIN_REFUSED.code
 
 
-def http_status_of(code: int) -> int:
-    """The HTTP status refusing an SSE stream for the cause ``code`` stands for (429 for a
-    code with none of its own: the refusal is a limit)."""
-    entry = BY_CODE.get(code)
-    return entry.http_status if entry is not None and entry.http_status else 429
-
-
 ClientPolicy = dict[str, str | int | list[int] | None]
 
 

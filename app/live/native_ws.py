@@ -12,12 +12,13 @@ frame is built once per process (:attr:`app.hub.Event.ws_frame`) and written wit
 attach, catch-up read); after that everything is callbacks. Keepalive pings for all
 connections come from one sweep loop per process, not a timer each.
 
-Behaviour is the same as the ASGI endpoint in :mod:`app.live.ws` (which stays the
-portable implementation for other ASGI servers): hello, catch-up or reset, then live;
-the same close codes; the same per-IP cap and origin check; ``send_buffer_bytes`` bounds
-what the kernel has not taken yet (``transport.get_write_buffer_size()``), past which the
-reader is sent 4008 and cut off. permessage-deflate is declined: events are small and
-compressing per reader costs more CPU than it saves.
+The stream itself (admission, attach, catch-up, held events, the send bound, flood
+limit, teardown, metrics) is a :class:`app.live.session.StreamSession`, as for the ASGI
+endpoint in :mod:`app.live.ws` and for SSE; this protocol is its :class:`Sink`: ``push``
+is one ``transport.write`` of the pre-framed event and returns what the kernel has not
+taken yet (``transport.get_write_buffer_size()``), which the session bounds by
+``send_buffer_bytes`` (past it: 4008). permessage-deflate is declined: events are small
+and compressing per reader costs more CPU than it saves.
 """
 
 from __future__ import annotations
@@ -31,25 +32,14 @@ import ipaddress
 import logging
 import re
 import struct
-import time
+from collections.abc import Sequence
 from typing import Any, ClassVar, cast
 from urllib.parse import parse_qs, unquote
 
 from starlette.requests import HTTPConnection
 
-from app.events import hello_event, reset_event
 from app.hub import Event
-from app.live.access import admit, release
-from app.live.close_codes import (
-    CLOSE_INTERNAL_ERROR,
-    CLOSE_POLICY,
-    CLOSE_PROTOCOL_ERROR,
-    CLOSE_TOO_BIG,
-    CLOSE_UNKNOWN_FEED,
-    SERVICE_RESTART,
-    SLOW_READER,
-)
-from app.live.connection import catch_up
+from app.live.close_codes import CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, SERVICE_RESTART
 from app.live.frames import (
     OP_BINARY,
     OP_CLOSE,
@@ -60,9 +50,9 @@ from app.live.frames import (
     close_frame,
     frame,
 )
+from app.live.session import StreamSession, app_session
 from app.metrics import Metrics
 from app.state import AppState
-from app.watched import current_feed
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +69,15 @@ class FeedSocketProtocol(asyncio.Protocol):
     """Serves ``/ws/feeds/{slug}``; hands any other WebSocket path to uvicorn's protocol."""
 
     __slots__ = (
-        "_admitted",
         "_app_state",
         "_buffer",
         "_closing",
         "_config",
-        "_held",
-        "_http",
         "_idle_sweeps",
         "_metrics",
-        "_msg_count",
-        "_msg_window",
         "_server_state",
         "_upgraded",
-        "feed",
-        "last_rev",
-        "live",
+        "session",
         "state",
         "transport",
     )
@@ -111,17 +94,11 @@ class FeedSocketProtocol(asyncio.Protocol):
         self._metrics: Metrics | None = app_state.get("livefeed.metrics")
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._http: HTTPConnection | None = None
-        self._admitted = False  # counted in by admit(): release() on teardown
         self._upgraded = False
-        self.feed = ""
-        self.last_rev = 0
-        self.live = False
-        self._held: list[Event] | None = []
-        self._closing = False
+        #: The stream, from the upgrade on; it is the hub's subscriber, this its sink.
+        self.session: StreamSession | None = None
+        self._closing = False  # a close frame was written: nothing more is
         self._idle_sweeps = 0
-        self._msg_window = 0.0
-        self._msg_count = 0
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -157,32 +134,38 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     # uvicorn calls this on every connection it tracks when the server shuts down.
     def shutdown(self) -> None:
-        self.close(SERVICE_RESTART.code, SERVICE_RESTART.reason)
+        self._close(SERVICE_RESTART.code, SERVICE_RESTART.reason)
 
-    # -- hub Subscriber protocol ------------------------------------------------------------
+    # -- the session's Sink -------------------------------------------------------------------
 
-    def deliver(self, event: Event) -> None:
-        if self._held is not None:
-            self._held.append(event)
-            return
-        if event.rev <= self.last_rev or self._closing:
-            return
-        self.last_rev = event.rev
+    def send(self, events: Sequence[Event]) -> None:
+        self._send(b"".join(event.ws_frame for event in events))
+
+    def push(self, event: Event) -> int:
+        # The hot path: one write of the frame built once per process, no checks the
+        # session has not made (it stops pushing once it is closing).
         transport = self.transport
         assert transport is not None
         transport.write(event.ws_frame)
-        if transport.get_write_buffer_size() > self._limit():
-            self._cut_off()
+        return transport.get_write_buffer_size()
 
-    def close(self, code: int, reason: str) -> None:
+    def end(self, code: int, reason: str) -> None:
+        """Write the close frame; the peer gets one heartbeat to read what is buffered and
+        answer, then it is cut. Nothing more is written meanwhile, so memory stays within
+        the send bound."""
         if self._closing or self.transport is None or self.transport.is_closing():
             return
         self._closing = True
         self.transport.write(close_frame(code, reason))
-        # The peer gets one heartbeat to read what is buffered and answer; then it is cut.
-        # Nothing more is written meanwhile, so memory stays within the send bound.
         grace = self.state.settings.heartbeat_seconds if self.state else 25.0
         asyncio.get_running_loop().call_later(grace, self._abort)
+
+    def _close(self, code: int, reason: str) -> None:
+        """Close through the session (which ends this sink), or directly before it exists."""
+        if self.session is not None:
+            self.session.close(code, reason)
+        else:
+            self.end(code, reason)
 
     # -- handshake ------------------------------------------------------------------------
 
@@ -225,7 +208,7 @@ class FeedSocketProtocol(asyncio.Protocol):
                 self._http_error(400, "since must be an integer rev")
                 return
         assert self.transport is not None
-        self._http = HTTPConnection(
+        http = HTTPConnection(
             {
                 "type": "websocket",
                 "path": path,
@@ -234,7 +217,14 @@ class FeedSocketProtocol(asyncio.Protocol):
                 "query_string": query.encode(),
             }
         )
-        self.feed = unquote(match.group(1))
+        self.session = app_session(
+            self.state,
+            http,
+            unquote(match.group(1)),
+            self,
+            metrics=self._metrics,
+            transport="websocket",
+        )
         self._upgraded = True
         self.transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -260,55 +250,10 @@ class FeedSocketProtocol(asyncio.Protocol):
         return host, port
 
     async def _open(self, since: int | None) -> None:
-        """Admission, hello, catch-up (or reset), then live: the only task a reader gets.
-
-        The peer may vanish at any await; ``_gone`` is checked after each, since teardown
-        has then already run (and must not be undone by attaching or counting again).
-        """
-        state = self.state
-        assert state is not None and self._http is not None
-        try:
-            feed = await current_feed(state, self.feed)
-            if self._gone():
-                return
-            if feed is None:
-                self.close(CLOSE_UNKNOWN_FEED, f"feed {self.feed!r} not found")
-                return
-            refusal = admit(state, self._http, feed)
-            if refusal is not None:
-                self.close(*refusal)
-                return
-            self._admitted = True
-            current = await state.hub.attach(self.feed, self)
-            self.live = True  # attached: teardown detaches and uncounts
-            if self._metrics is not None:
-                self._metrics.open_connections.labels("websocket").inc()
-            if self._gone():
-                self._teardown()
-                return
-            owed = await catch_up(
-                state.store, self.feed, since, current, state.settings.catchup_max_events
-            )
-            if owed is None:
-                owed_frames = frame(OP_TEXT, reset_event(current))
-            else:
-                owed_frames = b"".join(frame(OP_TEXT, payload) for _rev, payload in owed)
-                if owed and self._metrics is not None:
-                    self._metrics.catchups_served.labels("websocket").inc()
-            if self._gone():
-                self._teardown()
-                return
-            self._send(frame(OP_TEXT, hello_event(self.feed, current)) + owed_frames)
-            self.last_rev = current
-            held, self._held = self._held or [], None
-            for event in held:
-                self.deliver(event)
-        except Exception:
-            log.exception("opening a live stream for %s failed", self.feed)
-            self.close(CLOSE_INTERNAL_ERROR, "internal error")
-
-    def _gone(self) -> bool:
-        return self.transport is None or self.transport.is_closing()
+        """The only task a reader gets: the session's admission, attach and catch-up. The
+        peer may vanish at any await; the session then undoes what it did, once."""
+        assert self.session is not None
+        await self.session.open(since)
 
     # -- incoming frames ------------------------------------------------------------------
 
@@ -361,15 +306,14 @@ class FeedSocketProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             self._teardown()
-        elif opcode in (OP_TEXT, OP_BINARY, OP_CONT) and not self._closing:
-            now = time.monotonic()
-            if now - self._msg_window > 60:
-                self._msg_window, self._msg_count = now, 0
-            self._msg_count += 1
-            assert self.state is not None
-            if self._msg_count > self.state.settings.client_max_messages_per_minute:
-                # Keep reading: the client's answering close frame may be right behind.
-                self.close(CLOSE_POLICY, "too many messages")
+        elif (
+            opcode in (OP_TEXT, OP_BINARY, OP_CONT)
+            and not self._closing
+            and self.session is not None
+        ):
+            # Past the flood limit the session closes (1008); keep reading: the client's
+            # answering close frame may be right behind.
+            self.session.client_message()
         # Pongs only prove liveness, which data_received already noted.
 
     # -- keepalive --------------------------------------------------------------------------
@@ -395,23 +339,14 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _limit(self) -> int:
-        return self.state.settings.send_buffer_bytes if self.state else 1 << 20
-
     def _send(self, data: bytes) -> None:
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
-    def _cut_off(self) -> None:
-        """Too slow: stop sending, say 4008 (after what is buffered), abort if unread."""
-        self.close(SLOW_READER.code, SLOW_READER.reason)
-        if self._metrics is not None:
-            self._metrics.slow_reader_disconnects.labels("websocket").inc()
-
     def _fail(self, code: int, reason: str) -> None:
         """Unparseable input (unmasked or oversized frame): send the close frame, flush it,
         and end the connection — what follows in the stream cannot be framed."""
-        self.close(code, reason)
+        self._close(code, reason)
         self._buffer.clear()
         if self.transport is not None:
             self.transport.close()
@@ -423,20 +358,12 @@ class FeedSocketProtocol(asyncio.Protocol):
         self._teardown()
 
     def _teardown(self) -> None:
-        """Undo whatever was done (each step at most once); safe to call repeatedly."""
+        """The transport is gone (or going): the session undoes what it did, once; safe
+        to call repeatedly."""
         self.open_connections.discard(self)
         self._server_state.connections.discard(self)
-        state = self.state
-        if state is None:
-            return
-        if self.live:
-            self.live = False
-            state.hub.detach(self.feed, self)
-            if self._metrics is not None:
-                self._metrics.open_connections.labels("websocket").dec()
-        if self._admitted and self._http is not None:
-            self._admitted = False
-            release(state, self._http)
+        if self.session is not None:
+            self.session.transport_closed()
 
     def _http_error(self, status: int, message: str) -> None:
         assert self.transport is not None

@@ -1,9 +1,12 @@
 """``GET /sse/feeds/{slug}``: the WebSocket's events as Server-Sent Events.
 
-Each event carries ``id: REV`` so EventSource's automatic reconnect resumes through
-``Last-Event-ID``; ``?since=`` does the same for a first connection. A comment line every
-``LIVEFEED_HEARTBEAT_SECONDS`` keeps proxies from timing the stream out. When the
-connection is cut (slow reader, drain), the stream ends and the browser reconnects.
+An adapter over :class:`app.live.session.StreamSession`. Each event carries ``id: REV``
+so EventSource's automatic reconnect resumes through ``Last-Event-ID``; ``?since=`` does
+the same for a first connection. A comment line every ``LIVEFEED_HEARTBEAT_SECONDS`` keeps
+proxies from timing the stream out. A session refused before it went live is answered
+with its close code's HTTP status (:mod:`app.live.close_codes`; ``Retry-After`` when the
+code has a retry hint); otherwise a close (slow reader, drain) ends the stream, and the
+browser reconnects.
 """
 
 from __future__ import annotations
@@ -13,12 +16,10 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.live.access import admit, release
-from app.live.close_codes import CLOSE_SLOW_READER, http_status_of
-from app.live.connection import LiveConnection
+from app.live.close_codes import BY_CODE
+from app.live.session import EventQueue, app_session
 from app.metrics import metrics_of
 from app.state import AppState
-from app.watched import current_feed
 
 router = APIRouter()
 
@@ -33,34 +34,34 @@ async def feed_events(
     last_event_id: str | None = Header(default=None),
 ) -> StreamingResponse:
     state: AppState = request.app.state.livefeed
-    feed = await current_feed(state, slug)
-    if feed is None:
-        raise HTTPException(404, f"feed {slug!r} not found")
     if last_event_id is not None:
         try:
             since = int(last_event_id)
         except ValueError:
             raise HTTPException(400, "Last-Event-ID must be a rev (an integer)") from None
-    refusal = admit(state, request, feed)
-    if refusal is not None:
-        raise HTTPException(http_status_of(refusal[0]), refusal[1])
-    connection = LiveConnection(slug, state.settings.send_buffer_bytes)
+    queue = EventQueue()
+    session = app_session(
+        state, request, slug, queue, metrics=metrics_of(request.app), transport="sse"
+    )
     try:
-        await connection.start(state.hub, state.store, since, state.settings.catchup_max_events)
+        await session.open(since)
     except BaseException:
-        state.hub.detach(slug, connection)
-        release(state, request)
+        session.transport_closed()
         raise
-    metrics = metrics_of(request.app)
-    if since is not None:
-        metrics.catchups_served.labels("sse").inc()
+    refusal = BY_CODE.get(session.close_code or 0) if session.refused else None
+    if refusal is not None and refusal.http_status is not None:
+        session.transport_closed()
+        raise HTTPException(
+            refusal.http_status,
+            session.close_reason,
+            headers={"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None,
+        )
 
     async def stream() -> AsyncIterator[bytes]:
-        metrics.open_connections.labels("sse").inc()
         try:
             yield b"retry: %d\n\n" % RETRY_MS
             while True:
-                batch = await connection.next_batch(timeout=state.settings.heartbeat_seconds)
+                batch = await queue.next_batch(timeout=state.settings.heartbeat_seconds)
                 if batch is None:
                     return
                 if not batch:
@@ -73,11 +74,7 @@ async def feed_events(
                     for event in batch
                 )
         finally:
-            state.hub.detach(slug, connection)
-            release(state, request)
-            metrics.open_connections.labels("sse").dec()
-            if connection.close_code == CLOSE_SLOW_READER:
-                metrics.slow_reader_disconnects.labels("sse").inc()
+            session.transport_closed()
 
     return StreamingResponse(
         stream(),

@@ -48,8 +48,10 @@ def test_client_table_is_json_and_keyed_by_code() -> None:
     assert set(table) == {str(entry.code) for entry in close_codes.CLOSE_CODES}
 
 
-def test_sse_refusal_status_follows_the_table() -> None:
-    assert close_codes.http_status_of(close_codes.CLOSE_ORIGIN_REFUSED) == 403
-    assert close_codes.http_status_of(close_codes.CLOSE_SERVICE_RESTART) == 503
-    assert close_codes.http_status_of(close_codes.CLOSE_TRY_AGAIN_LATER) == 503
-    assert close_codes.http_status_of(close_codes.CLOSE_POLICY) == 429
+def test_sse_refusals_have_http_statuses() -> None:
+    by_code = close_codes.BY_CODE
+    assert by_code[close_codes.CLOSE_UNKNOWN_FEED].http_status == 404
+    assert by_code[close_codes.CLOSE_ORIGIN_REFUSED].http_status == 403
+    assert by_code[close_codes.CLOSE_SERVICE_RESTART].http_status == 503
+    assert by_code[close_codes.CLOSE_TRY_AGAIN_LATER].http_status == 503
+    assert by_code[close_codes.CLOSE_POLICY].http_status == 429

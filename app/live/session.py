@@ -1,0 +1,421 @@
+"""One reader's live stream, whatever carries it: the session every transport adapts.
+
+A :class:`StreamSession` owns the life of one stream, in this order of states::
+
+    ADMITTING ──► ATTACHED ──► CATCHING_UP ──► LIVE
+        │             │              │           │
+        └─────────────┴──────┬───────┴───────────┘
+                             ▼
+                          CLOSING ──► CLOSED      (the peer may vanish in any state: CLOSED)
+
+- **ADMITTING**: the :class:`Admission` decides (unknown feed, draining, origin, caps); a
+  refusal closes the session with its code before anything else happens.
+- **ATTACHED**: the session is a hub subscriber. The hub returns its boundary rev; every
+  change above it reaches :meth:`StreamSession.deliver`, in order, exactly once.
+- **CATCHING_UP**: the catch-up provider (:data:`CatchUp`) reads what the client missed up
+  to the boundary. Live deliveries meanwhile are *held*, in a list bounded by bytes
+  (``limit_bytes``; past it: 4008).
+- **LIVE**: hello and the catch-up (or a ``reset``) are handed to the sink, then the held
+  events, dropping every rev the catch-up covered; from then on each delivery goes straight
+  to the sink. Race-free: attached *before* reading, deduplicated by rev, so the client
+  gets every rev after ``since`` exactly once, in order.
+- **CLOSING**: a close was asked for (slow reader, drain, client flood, overload, refusal):
+  the session is detached from the hub at once, holds nothing, and has told the sink to
+  end with the code; the transport may still be flushing the close.
+- **CLOSED**: the transport is gone; the admission is released. Detach, release and the
+  metrics each happen exactly once, whatever state the session ended from.
+
+Slow-reader bound: :meth:`Sink.push` returns the bytes the transport still has to send;
+past ``limit_bytes`` the session closes with 4008 and the client resumes with ``since``.
+The catch-up itself is bounded by count (``LIVEFEED_CATCHUP_MAX_EVENTS``), not by this.
+
+The session has no task, queue or timer of its own: a transport that writes to a socket
+directly (:mod:`app.live.native_ws`) is a sink with one ``transport.write`` per event;
+queued transports (:mod:`app.live.ws`, :mod:`app.live.sse`) use :class:`EventQueue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from starlette.requests import HTTPConnection
+
+from app.events import hello_event, reset_event
+from app.hub import Event
+from app.live import access
+from app.live.close_codes import INTERNAL_ERROR, POLICY, SLOW_READER, UNKNOWN_FEED
+from app.live.connection import catch_up
+from app.metrics import Metrics
+from app.state import AppState
+from app.watched import current_feed
+
+log = logging.getLogger(__name__)
+
+#: What a stream attached at boundary rev ``current`` owes a client resuming from
+#: ``since``: ``(feed, since, current) -> events in (since, current] | None`` (None: the
+#: client must ``reset``). The one call the session makes to read the past.
+CatchUp = Callable[[str, int | None, int], Awaitable[Sequence[Event] | None]]
+
+
+class StreamState(enum.Enum):
+    ADMITTING = "admitting"
+    ATTACHED = "attached"
+    CATCHING_UP = "catching_up"
+    LIVE = "live"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_LIVE = StreamState.LIVE  # module global: read on every delivery
+_OPENING = (StreamState.ADMITTING, StreamState.ATTACHED, StreamState.CATCHING_UP)
+_ENDED = (StreamState.CLOSING, StreamState.CLOSED)
+
+
+class ControlEvent(Event):
+    """hello/reset: sent in place, never deduplicated against entry revs."""
+
+
+class Sink(Protocol):
+    """Where a session's bytes go: the transport side, which only moves them."""
+
+    def send(self, events: Sequence[Event]) -> None:
+        """Hello and the catch-up (or reset), in order; not counted against the bound."""
+
+    def push(self, event: Event) -> int:
+        """One live event; return the bytes this stream has not handed to the peer yet."""
+
+    def end(self, code: int, reason: str) -> None:
+        """Close with ``code`` after what is already sent (non-blocking); called once."""
+
+
+class Hub(Protocol):
+    """The part of :class:`app.hub.Hub` a session uses."""
+
+    async def attach(self, feed: str, subscriber: StreamSession) -> int: ...
+
+    def detach(self, feed: str, subscriber: StreamSession) -> None: ...
+
+
+class Admission(Protocol):
+    """Who may open this stream (:mod:`app.live.access`)."""
+
+    async def admit(self) -> tuple[int, str] | None:
+        """Count the stream in, or return the (close code, reason) refusing it."""
+
+    def release(self) -> None:
+        """Undo a successful :meth:`admit` (called once, when the transport is gone)."""
+
+
+class StreamSession:
+    """One stream's lifecycle (see the module docstring); the hub's Subscriber."""
+
+    __slots__ = (
+        "_admission",
+        "_admitted",
+        "_attached",
+        "_catch_up",
+        "_clock",
+        "_held",
+        "_held_bytes",
+        "_hub",
+        "_max_messages",
+        "_metrics",
+        "_msg_count",
+        "_msg_window",
+        "close_code",
+        "close_reason",
+        "feed",
+        "last_rev",
+        "limit_bytes",
+        "sink",
+        "state",
+        "transport",
+        "went_live",
+    )
+
+    def __init__(
+        self,
+        feed: str,
+        *,
+        hub: Hub,
+        admission: Admission,
+        catch_up: CatchUp,
+        sink: Sink,
+        limit_bytes: int,
+        max_messages_per_minute: int,
+        metrics: Metrics | None = None,
+        transport: str = "websocket",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.feed = feed
+        self.sink = sink
+        self.limit_bytes = limit_bytes
+        self.transport = transport
+        self.state = StreamState.ADMITTING
+        self.last_rev = 0
+        self.close_code: int | None = None
+        self.close_reason = ""
+        #: Hello was handed to the sink (the stream reached LIVE).
+        self.went_live = False
+        self._hub = hub
+        self._admission = admission
+        self._catch_up = catch_up
+        self._metrics = metrics
+        self._clock = clock
+        self._max_messages = max_messages_per_minute
+        self._admitted = False
+        self._attached = False
+        self._held: list[Event] = []
+        self._held_bytes = 0
+        self._msg_window = 0.0
+        self._msg_count = 0
+
+    @property
+    def refused(self) -> bool:
+        """Closed before going live (refused, or ended while opening): nothing was sent."""
+        return self.close_code is not None and not self.went_live
+
+    # -- opening ------------------------------------------------------------------------------
+
+    async def open(self, since: int | None) -> None:
+        """Admit, attach, catch up, go live. Returns once LIVE, or once closed (see
+        :attr:`close_code`). The transport may vanish at any await: each step checks, and
+        what was done is undone exactly once by :meth:`transport_closed`."""
+        try:
+            refusal = await self._admission.admit()
+            if refusal is not None:
+                self.close(*refusal)
+                return
+            if self.state is StreamState.CLOSED:
+                self._admission.release()  # the transport left while we were admitting
+                return
+            self._admitted = True  # released by transport_closed, exactly once
+            if self.state is not StreamState.ADMITTING:
+                return  # closed while admitting
+            current = await self._hub.attach(self.feed, self)
+            self._attached = True
+            if self._metrics is not None:
+                self._metrics.open_connections.labels(self.transport).inc()
+            if self.state is not StreamState.ADMITTING:
+                self._detach()  # closed while attaching
+                return
+            self.state = StreamState.ATTACHED
+            await self._catch_up_to(since, current)
+        except Exception:
+            log.exception("opening a live stream for %s failed", self.feed)
+            self.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason)
+
+    async def _catch_up_to(self, since: int | None, current: int) -> None:
+        self.state = StreamState.CATCHING_UP
+        owed = await self._catch_up(self.feed, since, current)
+        if self.state is not StreamState.CATCHING_UP:
+            return  # closed meanwhile (drain, held bytes over the bound, peer gone)
+        if since is not None and self._metrics is not None:
+            self._metrics.catchups_served.labels(self.transport).inc()
+        hello = ControlEvent(current, hello_event(self.feed, current))
+        if owed is None:
+            self.sink.send([hello, ControlEvent(current, reset_event(current))])
+            self.last_rev = current
+        else:
+            self.sink.send([hello, *owed])
+            # A provider may read past the boundary (a window fed by the same stream):
+            # whatever it covered is not sent again from the held events.
+            self.last_rev = max(current, owed[-1].rev) if owed else current
+        self.went_live = True
+        held, self._held, self._held_bytes = self._held, [], 0
+        self.state = StreamState.LIVE
+        for event in held:
+            self.deliver(event)
+
+    # -- hub side -----------------------------------------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        """Hub callback, in rev order: hand the event on, hold it, or drop it (ended)."""
+        if self.state is not _LIVE:
+            self._hold(event)
+            return
+        if event.rev <= self.last_rev:
+            return  # the catch-up covered it
+        self.last_rev = event.rev
+        try:
+            backlog = self.sink.push(event)
+        except Exception:
+            # The hub would detach us without the transport knowing: close instead, so
+            # the client resumes with since rather than waiting on a dead stream.
+            log.exception("live stream of %s failed to send", self.feed)
+            self.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason)
+            return
+        if backlog > self.limit_bytes:
+            self.close(SLOW_READER.code, SLOW_READER.reason)
+
+    def _hold(self, event: Event) -> None:
+        if self.state in _ENDED:
+            return
+        self._held.append(event)
+        self._held_bytes += len(event.payload)
+        if self._held_bytes > self.limit_bytes:
+            self.close(SLOW_READER.code, SLOW_READER.reason)
+
+    def close(self, code: int, reason: str) -> None:
+        """End the stream with ``code`` (non-blocking; first call wins): detach at once,
+        drop what is held, tell the sink. Also the hub's drain call."""
+        if self.state in _ENDED:
+            return
+        self.state = StreamState.CLOSING
+        self.close_code, self.close_reason = code, reason
+        self._held, self._held_bytes = [], 0
+        self._detach()
+        if code == SLOW_READER.code and self._metrics is not None:
+            self._metrics.slow_reader_disconnects.labels(self.transport).inc()
+        self.sink.end(code, reason)
+
+    # -- transport side -----------------------------------------------------------------------
+
+    def client_message(self) -> None:
+        """The client sent a message (data or ping): readers have nothing to say, so more
+        than ``max_messages_per_minute`` in a minute closes the stream with 1008."""
+        now = self._clock()
+        if now - self._msg_window > 60:
+            self._msg_window, self._msg_count = now, 0
+        self._msg_count += 1
+        if self._msg_count > self._max_messages:
+            self.close(POLICY.code, "too many messages")
+
+    def transport_closed(self) -> None:
+        """The transport is gone (peer left, close completed, aborted): CLOSED. Undoes
+        attach and admission, each exactly once; safe to call again."""
+        if self.state is StreamState.CLOSED:
+            return
+        self.state = StreamState.CLOSED
+        self._held, self._held_bytes = [], 0
+        self._detach()
+        if self._admitted:
+            self._admitted = False
+            self._admission.release()
+
+    def _detach(self) -> None:
+        if self._attached:
+            self._attached = False
+            self._hub.detach(self.feed, self)
+            if self._metrics is not None:
+                self._metrics.open_connections.labels(self.transport).dec()
+
+
+class EventQueue:
+    """A :class:`Sink` for transports that write from a task (ASGI WebSocket, SSE): a
+    queue whose byte count covers queued live events *plus* the batch the writer is
+    sending, so a reader that never reads costs at most the bound."""
+
+    __slots__ = ("_ended", "_in_flight", "_queue", "_queued_bytes", "_wakeup", "ended")
+
+    def __init__(self) -> None:
+        self._queue: deque[Event] = deque()
+        self._queued_bytes = 0
+        self._in_flight = 0  # bytes of the batch the writer took last and is sending
+        self._ended = False
+        self._wakeup = asyncio.Event()
+        #: Set by :meth:`end`: wait on it to stop a writer stuck behind a reader that
+        #: does not read.
+        self.ended = asyncio.Event()
+
+    def send(self, events: Sequence[Event]) -> None:
+        self._queue.extend(events)
+        self._wakeup.set()
+
+    def push(self, event: Event) -> int:
+        self._queue.append(event)
+        self._queued_bytes += len(event.payload)
+        self._wakeup.set()
+        return self._queued_bytes
+
+    def end(self, code: int, reason: str) -> None:
+        # Free what was queued now: the writer may be stuck behind a reader that never
+        # reads, and the client resumes from the last rev it received anyway.
+        self._ended = True
+        self.ended.set()
+        self._queue.clear()
+        self._queued_bytes = self._in_flight = 0
+        self._wakeup.set()
+
+    async def next_batch(self, timeout: float | None = None) -> list[Event] | None:  # noqa: ASYNC109
+        """Wait for queued events; return them all (``[]`` on timeout), or None once ended.
+
+        Calling it again means the previous batch was handed to the transport: until then
+        that batch still counts against the bound. An end wins over queued events.
+        """
+        self._queued_bytes -= self._in_flight
+        self._in_flight = 0
+        while not self._queue and not self._ended:
+            self._wakeup.clear()
+            if timeout is None:
+                await self._wakeup.wait()
+            else:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+                except TimeoutError:
+                    return []
+        if self._ended:
+            return None
+        batch = list(self._queue)
+        self._queue.clear()
+        self._in_flight = self._queued_bytes
+        return batch
+
+
+class AppAdmission:
+    """:class:`Admission` for a running app: the feed must exist (else 4404), then
+    :func:`app.live.access.admit` decides."""
+
+    __slots__ = ("_conn", "_slug", "_state")
+
+    def __init__(self, state: AppState, conn: HTTPConnection, slug: str) -> None:
+        self._state, self._conn, self._slug = state, conn, slug
+
+    async def admit(self) -> tuple[int, str] | None:
+        feed = await current_feed(self._state, self._slug)
+        if feed is None:
+            return UNKNOWN_FEED.code, f"feed {self._slug!r} not found"
+        return access.admit(self._state, self._conn, feed)
+
+    def release(self) -> None:
+        access.release(self._state, self._conn)
+
+
+def app_catch_up(state: AppState) -> CatchUp:
+    """The app's catch-up provider (the one place that decides where the past is read)."""
+    max_events = state.settings.catchup_max_events
+
+    async def provide(feed: str, since: int | None, current: int) -> Sequence[Event] | None:
+        return await catch_up(state.store, feed, since, current, max_events)
+
+    return provide
+
+
+def app_session(
+    state: AppState,
+    conn: HTTPConnection,
+    slug: str,
+    sink: Sink,
+    *,
+    metrics: Metrics | None,
+    transport: str,
+) -> StreamSession:
+    """A session wired to the running app: its hub, admission, catch-up and settings."""
+    settings = state.settings
+    return StreamSession(
+        slug,
+        hub=state.hub,
+        admission=AppAdmission(state, conn, slug),
+        catch_up=app_catch_up(state),
+        sink=sink,
+        limit_bytes=settings.send_buffer_bytes,
+        max_messages_per_minute=settings.client_max_messages_per_minute,
+        metrics=metrics,
+        transport=transport,
+    )
