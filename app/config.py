@@ -58,6 +58,27 @@ class Settings(BaseSettings):
     # when only the proxy can reach the app, as on the compose network).
     forwarded_allow_ips: str = "127.0.0.1"
 
+    # Media (app/media/). Uploads larger than max_upload_bytes get 413; so do images with
+    # more than max_image_pixels pixels (decompression-bomb guard, checked before decoding).
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=50_000_000, ge=10_000)
+    media_backend: Literal["local", "s3"] = "local"
+    media_dir: str = "./media"  # local backend: served at /media/…
+    # Where readers fetch media from: the local default is this app's /media; with S3, the
+    # bucket's public (or CDN) base URL. Unset with S3: ENDPOINT_URL/BUCKET (path style).
+    media_public_url: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_prefix: str = ""
+    # oEmbed link cards: hosts that may resolve to private or loopback addresses (tests run a
+    # provider on 127.0.0.1); everything else must resolve to a public address (SSRF guard).
+    oembed_allow_private_hosts: str = ""
+    oembed_timeout_seconds: float = Field(default=5.0, gt=0)
+    oembed_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -80,6 +101,15 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("media_public_url", "s3_endpoint_url")
+    @classmethod
+    def _optional_base_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://", "/")):
+            raise ValueError("must start with http://, https:// or /")
+        return value.rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,6 +7,8 @@ test suite treats any 500 as a bug.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.store import Conflict, InvalidCursor, NotFound, StoreError
+from app.store import Conflict, InvalidCursor, InvalidMedia, NotFound, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ def install(app: FastAPI) -> None:
             status = 409
         elif isinstance(exc, InvalidCursor):
             status = 400
+        elif isinstance(exc, InvalidMedia):
+            status = 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(Exception)
@@ -72,23 +76,37 @@ class BodySizeLimit:
     """Reject request bodies over ``limit`` bytes with 413 — by Content-Length up front,
     and by counting while streaming for chunked bodies — before anything parses them."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        overrides: Sequence[tuple[re.Pattern[str], int, str]] = (),
+    ) -> None:
+        """``overrides``: (path pattern, limit, setting name) for routes allowed more (or
+        less), e.g. media uploads."""
         self.app = app
         self.limit = limit
+        self.overrides = overrides
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.limit, "LIVEFEED_MAX_REQUEST_BYTES"
+        for pattern, path_limit, path_setting in self.overrides:
+            if pattern.fullmatch(scope["path"]):
+                limit, setting = path_limit, path_setting
+                break
+        too_large = f"request body too large: the limit is {limit} bytes ({setting})"
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.limit
+                    too_big = int(value) > limit
                 except ValueError:
                     await _reject(send, 400, "invalid Content-Length")
                     return
                 if too_big:
-                    await _reject(send, 413, self._message())
+                    await _reject(send, 413, too_large)
                     return
         received = 0
         rejected = False
@@ -102,9 +120,9 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     rejected = True
-                    await _reject(send, 413, self._message())
+                    await _reject(send, 413, too_large)
                     return {"type": "http.disconnect"}
             return message
 
@@ -113,9 +131,6 @@ class BodySizeLimit:
                 await send(message)
 
         await self.app(scope, limited_receive, guarded_send)
-
-    def _message(self) -> str:
-        return f"request body too large: the limit is {self.limit} bytes"
 
 
 async def _reject(send: Send, status: int, detail: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,13 +11,16 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app import __version__, embeds, errors, lifecycle, page_cache, pages, studio, templating
-from app.api import entries, feeds
+from app.api import entries, feeds, media
 from app.brokers import from_url
 from app.config import Settings, load_settings
 from app.hub import Hub
 from app.live import sse, ws
 from app.logging import RequestContextMiddleware
 from app.logging import configure as configure_logging
+from app.media.library import MediaLibrary
+from app.media.serve import media_app
+from app.media.storage import make_storage
 from app.metrics import Metrics, MetricsMiddleware
 from app.metrics import router as metrics_router
 from app.state import AppState
@@ -41,7 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store_poll_seconds=settings.store_poll_seconds,
             resync_seconds=settings.resync_seconds,
         )
-        state = AppState(settings=settings, store=store, hub=hub)
+        library = MediaLibrary(settings, store, make_storage(settings))
+        state = AppState(settings=settings, store=store, hub=hub, media=library)
         app.state.livefeed = state
         metrics.bind(state)
         await hub.start()
@@ -63,7 +68,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(errors.BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(
+        errors.BodySizeLimit,
+        limit=settings.max_request_bytes,
+        overrides=[
+            (
+                re.compile(media.UPLOAD_PATH),
+                settings.max_upload_bytes + media.FORM_OVERHEAD_BYTES,
+                "LIVEFEED_MAX_UPLOAD_BYTES",
+            )
+        ],
+    )
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)  # the request id covers all the app does
@@ -79,12 +94,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(feeds.router)
     app.include_router(entries.router)
+    app.include_router(media.router)
     app.include_router(ws.router)
     app.include_router(sse.router)
     app.include_router(pages.router)
     app.include_router(embeds.router)
     app.include_router(studio.router)
     app.mount("/static", templating.static_app(), name="static")
+    if settings.media_backend == "local":
+        app.mount("/media", media_app(settings.media_dir), name="media")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

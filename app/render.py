@@ -12,6 +12,9 @@ from functools import lru_cache
 import nh3
 from markdown_it import MarkdownIt
 
+from app.media.html import media_html
+from app.schemas import MediaItem
+
 ALLOWED_TAGS = {
     "p", "br", "strong", "b", "em", "i", "s", "del", "u", "a", "ul", "ol", "li",
     "blockquote", "code", "pre", "h2", "h3", "h4", "hr", "img", "figure", "figcaption",
@@ -45,3 +48,8 @@ def render_markdown(body: str) -> str:
         link_rel="noopener noreferrer nofollow ugc",
         strip_comments=True,
     ).strip()
+
+
+def render_entry_html(body: str, media: list[MediaItem]) -> str:
+    """An entry's ``html``: its sanitized Markdown, then its media (app/media/html.py)."""
+    return render_markdown(body) + media_html(media)

@@ -105,12 +105,74 @@ class Feed(BaseModel):
     allowed_origins: list[str]
 
 
+MediaText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Credit = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class MediaVariant(BaseModel):
+    url: str
+    width: int
+    height: int
+    content_type: str
+
+
+class LinkCard(BaseModel):
+    """A video or social post resolved once, at write time (oEmbed)."""
+
+    url: str = Field(description="The link the reporter pasted.")
+    title: str | None = None
+    author_name: str | None = None
+    provider_name: str | None = None
+    #: False when the provider could not be reached or described nothing playable: the
+    #: card is then a plain link.
+    playable: bool = False
+
+
+class MediaItem(BaseModel):
+    """An uploaded image (``kind: image``) or a link card (``kind: card``)."""
+
+    id: int
+    kind: Literal["image", "card"] = "image"
+    url: str = Field(description="Image: its largest JPEG/PNG/GIF rendition. Card: the link.")
+    width: int | None = None
+    height: int | None = None
+    content_type: str | None = None
+    alt: str | None = Field(
+        default=None, description='Text alternative; "" marks a decorative image.'
+    )
+    caption: str | None = None
+    credit: str | None = None
+    variants: list[MediaVariant] = Field(
+        default_factory=list, description="Every rendition (WebP and fallback), for srcset."
+    )
+    card: LinkCard | None = None
+    #: Card thumbnail: its renditions (re-hosted here), empty without one.
+    thumbnail: list[MediaVariant] = Field(default_factory=list)
+
+
+class MediaRef(_Input):
+    """Attach media ``id`` to an entry, optionally overriding its texts for this entry."""
+
+    id: int = Field(ge=1, le=2**31 - 1)
+    alt: MediaText | None = None
+    caption: MediaText | None = None
+    credit: Credit | None = None
+
+
+MediaList = Annotated[list[int | MediaRef], Field(max_length=20)]
+
+
+class LinkCardCreate(_Input):
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)]
+
+
 class EntryCreate(_Input):
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     author: Author | None = None
     pinned: bool = False
     key_event: bool = False
     published_at: AwareDatetime | None = None
+    media: MediaList = Field(default_factory=list, description="Ids of uploaded media, in order.")
 
 
 class EntryUpdate(_Input):
@@ -119,6 +181,7 @@ class EntryUpdate(_Input):
     pinned: bool | None = None
     key_event: bool | None = None
     published_at: AwareDatetime | None = None
+    media: MediaList | None = Field(default=None, description="Replaces the entry's media.")
 
 
 class Entry(BaseModel):
@@ -136,6 +199,7 @@ class Entry(BaseModel):
     has_time: bool = Field(
         description="False for entries imported without a clock time: show only their day."
     )
+    media: list[MediaItem] = Field(default_factory=list)
 
 
 class EntryPage(BaseModel):

@@ -12,6 +12,7 @@ from app.hub import Hub
 from app.store import Store
 
 if TYPE_CHECKING:
+    from app.media.library import MediaLibrary
     from app.watched import FeedWatcher
 
 
@@ -20,6 +21,8 @@ class AppState:
     settings: Settings
     store: Store
     hub: Hub
+    #: Uploads and link cards (app/media/).
+    media: MediaLibrary
     #: Set when the process starts draining (SIGTERM): /readyz fails, live streams close.
     draining: asyncio.Event = field(default_factory=asyncio.Event)
     #: Open live connections per client IP, for the per-IP cap.

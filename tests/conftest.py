@@ -29,7 +29,7 @@ from app.main import create_app
 from app.store.engine import make_engine
 from app.store.migrate import upgrade
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.media_support"]
 
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
 SERVICE_FIXTURES = frozenset(
@@ -59,12 +59,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def app(database_url: str) -> AsyncIterator[FastAPI]:
+async def app(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
     engine = make_engine(database_url)
     await upgrade(engine)
     await engine.dispose()
     application = create_app(
-        Settings(database_url=database_url, admin_token=ADMIN_TOKEN, redis_url=None)
+        Settings(
+            database_url=database_url,
+            admin_token=ADMIN_TOKEN,
+            redis_url=None,
+            media_dir=str(tmp_path / "media"),
+        )
     )
     async with application.router.lifespan_context(application):
         yield application

@@ -17,3 +17,7 @@ class Conflict(StoreError):
 
 class InvalidCursor(StoreError):
     """A paging cursor that does not name an entry of the feed (400)."""
+
+
+class InvalidMedia(StoreError):
+    """An entry names media it cannot carry: unknown id, repeated id, missing alt (422)."""

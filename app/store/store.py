@@ -23,11 +23,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.events import Change, EntryOp, entry_event, feed_event
-from app.render import render_markdown
-from app.schemas import Entry, EntryCreate, EntryPage, EntryUpdate, Feed, FeedCreate, FeedUpdate
+from app.render import render_entry_html
+from app.schemas import (
+    Entry,
+    EntryCreate,
+    EntryPage,
+    EntryUpdate,
+    Feed,
+    FeedCreate,
+    FeedUpdate,
+    LinkCard,
+    MediaItem,
+    MediaRef,
+    MediaVariant,
+)
 from app.store.engine import WRITE_OPTION
-from app.store.errors import Conflict, InvalidCursor, NotFound
-from app.store.tables import changes, entries, feeds, idempotency_keys, tokens
+from app.store.errors import Conflict, InvalidCursor, InvalidMedia, NotFound
+from app.store.tables import changes, entries, feeds, idempotency_keys, media, tokens
 from app.tokens import hash_token, new_token
 
 
@@ -89,6 +101,63 @@ def _entry_from_row(row: Row[Any], feed_slug: str, zone: ZoneInfo) -> Entry:
         key_event=row.key_event,
         deleted=row.deleted,
         has_time=row.has_time,
+        media=[MediaItem.model_validate(item) for item in row.media or []],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMedia:
+    """A media row to create: renditions are ``{key, url, width, height, content_type}``."""
+
+    kind: str
+    renditions: list[dict[str, Any]]
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    alt: str | None = None
+    caption: str | None = None
+    credit: str | None = None
+    #: Link cards: ``{url, title, author_name, provider_name, playable, player}``.
+    card: dict[str, Any] | None = None
+
+
+def media_item_from_row(row: Row[Any]) -> MediaItem:
+    """The public description of a media row (what entries carry)."""
+    variants = [
+        MediaVariant(
+            url=r["url"], width=r["width"], height=r["height"], content_type=r["content_type"]
+        )
+        for r in row.renditions or []
+    ]
+    if row.kind == "card":
+        card = dict(row.card or {})
+        return MediaItem(
+            id=row.id,
+            kind="card",
+            url=card["url"],
+            card=LinkCard(
+                url=card["url"],
+                title=card.get("title"),
+                author_name=card.get("author_name"),
+                provider_name=card.get("provider_name"),
+                playable=bool(card.get("playable")),
+            ),
+            thumbnail=variants,
+            width=card.get("width"),
+            height=card.get("height"),
+        )
+    main = [v for v in variants if v.content_type == row.content_type][-1]
+    return MediaItem(
+        id=row.id,
+        kind="image",
+        url=main.url,
+        width=row.width,
+        height=row.height,
+        content_type=row.content_type,
+        alt=row.alt,
+        caption=row.caption,
+        credit=row.credit,
+        variants=variants,
     )
 
 
@@ -294,6 +363,7 @@ class Store:
                         raise Conflict("Idempotency-Key was already used with a different body")
                     return Entry.model_validate_json(previous.response), None
             now = _now()
+            attached = await self._resolve_media(conn, feed, data.media)
             if data.pinned:
                 await self._unpin_all(conn, feed, now)
             entry, change = await self._insert_entry(
@@ -306,6 +376,7 @@ class Store:
                 pinned=data.pinned,
                 key_event=data.key_event,
                 has_time=True,
+                media=attached,
             )
             if key is not None:
                 await conn.execute(
@@ -332,7 +403,10 @@ class Store:
                     feed_id=feed.id,
                     rev=rev,
                     updated_at=now,
-                    html=render_markdown(fields["body"]),
+                    html=render_entry_html(
+                        fields["body"],
+                        [MediaItem.model_validate(m) for m in fields.get("media", [])],
+                    ),
                     deleted=False,
                     **fields,
                 )
@@ -388,6 +462,11 @@ class Store:
             if current.deleted:
                 raise NotFound(f"entry {entry_id} was deleted")
             values: dict[str, Any] = {}
+            fields.pop("media", None)
+            if data.media is not None:
+                attached = await self._resolve_media(conn, feed, data.media)
+                if attached != [m.model_dump(mode="json") for m in current.media]:
+                    values["media"] = attached
             for name, value in fields.items():
                 if value is None and name != "author":
                     continue
@@ -399,8 +478,13 @@ class Store:
                 values["has_time"] = True
             if not values:
                 return current, None
-            if "body" in values:
-                values["html"] = render_markdown(values["body"])
+            if "body" in values or "media" in values:
+                values["html"] = render_entry_html(
+                    values.get("body", current.body),
+                    [MediaItem.model_validate(m) for m in values["media"]]
+                    if "media" in values
+                    else current.media,
+                )
             now = _now()
             if values.get("pinned"):
                 await self._unpin_all(conn, feed, now)
@@ -427,7 +511,15 @@ class Store:
             await conn.execute(
                 update(entries)
                 .where(entries.c.id == entry_id)
-                .values(deleted=True, pinned=False, body="", html="", rev=rev, updated_at=now)
+                .values(
+                    deleted=True,
+                    pinned=False,
+                    body="",
+                    html="",
+                    media=[],
+                    rev=rev,
+                    updated_at=now,
+                )
             )
             entry = await self._entry(conn, feed, entry_id)
             payload = entry_event("deleted", entry)
@@ -495,6 +587,109 @@ class Store:
             [_entry_from_row(row, slug, zone) for row in keys],
         )
 
+    # -- media ------------------------------------------------------------------------------
+
+    async def _resolve_media(
+        self, conn: AsyncConnection, feed: Row[Any], refs: Sequence[int | MediaRef]
+    ) -> list[dict[str, Any]]:
+        """Media items (as JSON dicts) for ``refs``, in order, with per-entry text overrides.
+        Raises :class:`InvalidMedia` for an id not uploaded to this feed, a repeated id or
+        an image without alt text (``""`` is a deliberate empty alt)."""
+        if not refs:
+            return []
+        ids = [ref if isinstance(ref, int) else ref.id for ref in refs]
+        if len(set(ids)) != len(ids):
+            raise InvalidMedia("media: the same id is listed twice")
+        rows = {
+            row.id: row
+            for row in (
+                await conn.execute(
+                    select(media).where(media.c.feed_id == feed.id, media.c.id.in_(ids))
+                )
+            ).all()
+        }
+        items: list[dict[str, Any]] = []
+        for ref in refs:
+            media_id = ref if isinstance(ref, int) else ref.id
+            row = rows.get(media_id)
+            if row is None:
+                raise InvalidMedia(f"media: no upload {media_id} in feed {feed.slug!r}")
+            item = media_item_from_row(row)
+            if isinstance(ref, MediaRef):
+                overrides = ref.model_dump(exclude_unset=True, exclude={"id"})
+                item = item.model_copy(update=overrides)
+            if item.kind == "image" and item.alt is None:
+                raise InvalidMedia(
+                    f"media {media_id}: alt text is required "
+                    '(send "alt": "" only for a purely decorative image)'
+                )
+            items.append(item.model_dump(mode="json"))
+        return items
+
+    async def create_media(self, slug: str, new: NewMedia) -> MediaItem:
+        """Record an upload or a link card (no revision: nothing is published yet)."""
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug)
+            media_id = (
+                await conn.execute(
+                    insert(media)
+                    .values(
+                        feed_id=feed.id,
+                        kind=new.kind,
+                        content_type=new.content_type,
+                        width=new.width,
+                        height=new.height,
+                        alt=new.alt,
+                        caption=new.caption,
+                        credit=new.credit,
+                        renditions=new.renditions,
+                        card=new.card,
+                        created_at=_now(),
+                    )
+                    .returning(media.c.id)
+                )
+            ).scalar_one()
+            row = (await conn.execute(select(media).where(media.c.id == media_id))).one()
+        return media_item_from_row(row)
+
+    async def delete_media(self, media_id: int) -> None:
+        """Forget a media row (a failed upload's)."""
+        async with self._write() as conn:
+            await conn.execute(media.delete().where(media.c.id == media_id))
+
+    async def get_card(self, media_id: int) -> tuple[MediaItem, dict[str, Any]] | None:
+        """A link card's public item and its stored card data (with the player)."""
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(media).where(media.c.id == media_id, media.c.kind == "card")
+                )
+            ).first()
+        return None if row is None else (media_item_from_row(row), dict(row.card or {}))
+
+    async def media_keys(self) -> set[str]:
+        """Every storage key a media row owns."""
+        async with self._read() as conn:
+            rows = (await conn.execute(select(media.c.renditions))).scalars().all()
+        return {r["key"] for renditions in rows for r in renditions or []}
+
+    async def prune_media(self, older_than: datetime) -> list[str]:
+        """Delete media rows created before ``older_than`` that no entry carries (deleted
+        entries carry none); return the storage keys they owned."""
+        async with self._write() as conn:
+            used: set[int] = set()
+            for items in (await conn.execute(select(entries.c.media))).scalars():
+                used.update(int(item["id"]) for item in items or [])
+            rows = (
+                await conn.execute(
+                    select(media.c.id, media.c.renditions).where(media.c.created_at < older_than)
+                )
+            ).all()
+            unused = [row for row in rows if row.id not in used]
+            if unused:
+                await conn.execute(media.delete().where(media.c.id.in_([r.id for r in unused])))
+        return [r["key"] for row in unused for r in row.renditions or []]
+
     # -- change log -----------------------------------------------------------------------
 
     async def current_rev(self, slug: str) -> int:
@@ -557,4 +752,4 @@ class Store:
         return made
 
 
-__all__ = ["EntryOp", "ImportedEntry", "Principal", "Store"]
+__all__ = ["EntryOp", "ImportedEntry", "NewMedia", "Principal", "Store"]

@@ -90,6 +90,9 @@ entries = Table(
     Column("has_time", Boolean, nullable=False, default=True),
     # Set by `livefeed import`: makes a re-import of the same file a no-op.
     Column("import_key", String(64), nullable=True),
+    # The attached media as published (schemas.MediaItem dicts, URLs included): entry reads
+    # and events need no join, and the event bytes stay what was sent.
+    Column("media", JSON, nullable=False, default=list),
     UniqueConstraint("feed_id", "import_key", name="uq_entries_feed_import_key"),
     Index("ix_entries_feed_timeline", "feed_id", "published_at", "id"),
 )
@@ -126,4 +129,27 @@ idempotency_keys = Table(
     Column("entry_id", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Uploaded images and resolved link cards. A row exists before its files are stored (so a
+# stored file without a row is always an orphan `livefeed media prune` may delete); rows no
+# entry references are pruned too, after a grace period for uploads about to be attached.
+media = Table(
+    "media",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(10), nullable=False),  # "image" | "card"
+    Column("content_type", String(40), nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("alt", Text, nullable=True),
+    Column("caption", Text, nullable=True),
+    Column("credit", String(200), nullable=True),
+    # [{key, width, height, content_type}], smallest first.
+    Column("renditions", JSON, nullable=False, default=list),
+    # Link cards: {url, title, author_name, provider_name, player_url, html_player}.
+    Column("card", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_media_feed", "feed_id", "id"),
 )

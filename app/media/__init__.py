@@ -1,0 +1,1 @@
+"""Media: image processing, storage backends, link cards and their HTML."""

@@ -1,0 +1,256 @@
+"""Media test support: a real S3-compatible server process, the storage-backend fixture,
+and the image files the media tests upload (all made here, by Pillow, at test time).
+
+``moto_server`` (from ``moto[server]``, a dev dependency) speaks the S3 HTTP API; it runs as
+its own process on 127.0.0.1 and boto3 in the app talks to it over HTTP, exactly as it
+would to AWS, MinIO or Garage. Loaded through ``pytest_plugins`` in ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from PIL import Image
+
+from tests.support.fixtures import unique_name
+from tests.support.services import (
+    HOST,
+    ServiceUnavailable,
+    _Process,
+    free_port,
+)
+
+S3_KEY = "test-access-key"
+S3_SECRET = "test-secret-key"
+
+
+class MotoS3Server(_Process):
+    """``moto_server`` on 127.0.0.1:<free port>: a real process speaking the S3 HTTP API."""
+
+    name = "moto_server"
+
+    def __init__(self) -> None:
+        super().__init__()
+        binary = Path(sys.executable).parent / "moto_server"
+        if not binary.exists():
+            found = shutil.which("moto_server")
+            if found is None:
+                raise ServiceUnavailable("moto_server is missing: pip install -e '.[dev]'")
+            binary = Path(found)
+        self.binary = str(binary)
+        self.port = free_port()
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="livefeed-moto-"))
+        self.log_path = self.tmpdir / "moto.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> MotoS3Server:
+        if not self.is_running:
+            self._spawn([self.binary, "-H", HOST, "-p", str(self.port)], cwd=self.tmpdir)
+            self._wait_ready(self._answers, timeout, f"moto_server on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            conn = http.client.HTTPConnection(HOST, self.port, timeout=1)
+            conn.request("GET", "/")
+            ok = conn.getresponse().status < 500
+            conn.close()
+            return ok
+        except OSError:
+            return False
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_SECRET,
+        )
+
+    def close(self) -> None:
+        self._stop(15, timeout=5)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3Server]:
+    server = MotoS3Server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@dataclass
+class MediaBackend:
+    """One storage backend for a test: the settings that select it and a way to list what
+    it holds, independent of the app."""
+
+    name: str
+    settings: dict[str, Any]
+    list_keys: Any = field(repr=False)
+
+
+@pytest.fixture(params=["local", "s3"])
+def media_backend(request: pytest.FixtureRequest, tmp_path: Path) -> MediaBackend:
+    """The local directory (default) and a bucket on a real S3-compatible server: the same
+    tests run on both."""
+    if request.param == "local":
+        root = tmp_path / "media"
+
+        def local_keys() -> list[str]:
+            if not root.exists():
+                return []
+            return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+        return MediaBackend("local", {"media_dir": str(root)}, local_keys)
+    server: MotoS3Server = request.getfixturevalue("s3_server")
+    bucket = unique_name("media").replace("_", "-").lower()
+    client = server.client()
+    client.create_bucket(Bucket=bucket)
+    # As an operator would: readers fetch objects anonymously (docs/deployment.md).
+    client.put_bucket_policy(Bucket=bucket, Policy=public_read_policy(bucket))
+
+    def s3_keys() -> list[str]:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    return MediaBackend(
+        "s3",
+        {
+            "media_backend": "s3",
+            "s3_bucket": bucket,
+            "s3_endpoint_url": server.url,
+            "s3_access_key_id": S3_KEY,
+            "s3_secret_access_key": S3_SECRET,
+        },
+        s3_keys,
+    )
+
+
+def public_read_policy(bucket: str) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
+            ],
+        }
+    )
+
+
+def media_env(backend: MediaBackend) -> dict[str, str]:
+    """``backend`` as LIVEFEED_* environment variables, for ``livefeed serve`` processes."""
+    return {f"LIVEFEED_{k.upper()}": str(v) for k, v in backend.settings.items()}
+
+
+# -- image files ----------------------------------------------------------------------------
+
+RED = (220, 20, 20)
+BLUE = (20, 20, 220)
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def jpeg_with_gps_and_orientation(width: int = 800, height: int = 400) -> bytes:
+    """A JPEG whose stored pixels are red (left half) and blue (right half), tagged with
+    EXIF orientation 6 (display rotated 90° clockwise: red on top, blue below), a GPS
+    position, a camera make and a comment."""
+    image = Image.new("RGB", (width, height), BLUE)
+    image.paste(RED, (0, 0, width // 2, height))
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    exif[0x010F] = "LeakyCam"  # Make
+    exif[GPS_IFD] = {
+        1: "N",
+        2: (48.0, 51.0, 24.0),
+        3: "E",
+        4: (2.0, 21.0, 3.0),
+    }
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif.tobytes(), comment=b"secret newsroom note")
+    return out.getvalue()
+
+
+def png_with_alpha(width: int = 300, height: int = 200) -> bytes:
+    """A PNG, transparent except for an opaque green square in the middle, with a text chunk."""
+    from PIL import PngImagePlugin
+
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    image.paste((0, 160, 0, 255), (width // 4, height // 4, 3 * width // 4, 3 * height // 4))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "reporter@example.org")
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def animated_gif(frames: int = 3, size: tuple[int, int] = (120, 80)) -> bytes:
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+    images = [Image.new("RGB", size, colours[i % len(colours)]) for i in range(frames)]
+    out = io.BytesIO()
+    images[0].save(out, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def decompression_bomb(side: int = 20_000) -> bytes:
+    """A tiny PNG (a few tens of KiB) that would decode to side² pixels (400 megapixels)."""
+    out = io.BytesIO()
+    Image.new("1", (side, side), 0).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def pdf_document() -> bytes:
+    """A minimal PDF (to be uploaded under a .jpg name with an image/jpeg type)."""
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+        b"trailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+
+
+def svg_with_script() -> bytes:
+    return (
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="100" '
+        b'height="100"><script>alert(document.cookie)</script>'
+        b'<rect width="100" height="100" fill="red"/></svg>'
+    )
+
+
+def photo(width: int, height: int, seed: int = 0) -> bytes:
+    """A camera-like JPEG (noise plus gradients: realistic encode/decode cost)."""
+    import random
+
+    rng = random.Random(seed)
+    small = Image.new("RGB", (64, 48))
+    small.putdata(
+        [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(64 * 48)]
+    )
+    image = small.resize((width, height), Image.Resampling.BICUBIC)
+    noise = Image.effect_noise((width, height), 24).convert("RGB")
+    image = Image.blend(image, noise, 0.15)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
