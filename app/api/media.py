@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, UploadFile
 
-from app.api.deps import ReporterDep, SettingsDep, StateDep, StoreDep
+from app.deps import ReporterDep, SettingsDep, StateDep, StoreDep
 from app.media.library import StorageFailed
 from app.media.processing import BrokenImage, ImageRejected, ImageTooLarge, UnsupportedImage
 from app.schemas import SLUG_PATTERN, MediaItem
