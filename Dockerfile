@@ -14,7 +14,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN groupadd --system --gid 10001 livefeed \
     && useradd --system --uid 10001 --gid livefeed --home-dir /var/lib/livefeed \
-        --create-home --shell /usr/sbin/nologin livefeed
+        --create-home --shell /usr/sbin/nologin livefeed \
+    # Uploaded media (docker-compose mounts a shared volume here; it inherits the owner).
+    && mkdir -p /srv/livefeed/media && chown livefeed:livefeed /srv/livefeed/media
 
 WORKDIR /opt/livefeed
 

@@ -230,6 +230,25 @@ def cmd_tokens_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_media_prune(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from app.media.library import MediaLibrary
+    from app.media.storage import make_storage
+
+    settings = _settings()
+
+    async def work(store: Store) -> Any:
+        library = MediaLibrary(settings, store, make_storage(settings))
+        return await library.prune(timedelta(hours=args.older_than_hours))
+
+    result = _run(work, settings)
+    print(
+        f"removed {result.media_removed} unused media and {result.files_removed} files",
+    )
+    return 0
+
+
 # -- post -----------------------------------------------------------------------------------
 
 
@@ -398,6 +417,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--year", type=int, help="year of the entries (default: inferred)")
     imp.add_argument("--timezone", help="IANA time zone (default: the feed's)")
     imp.set_defaults(func=cmd_import)
+
+    media = sub.add_parser("media", help="manage uploaded media").add_subparsers(
+        dest="media_command", required=True, metavar="ACTION"
+    )
+    prune = media.add_parser("prune", help="delete media no entry uses (and files no media owns)")
+    prune.add_argument(
+        "--older-than-hours",
+        type=float,
+        default=24.0,
+        help="keep unused uploads younger than this, about to be attached (default 24)",
+    )
+    prune.set_defaults(func=cmd_media_prune)
     return parser
 
 

@@ -8,20 +8,26 @@ would to AWS, MinIO or Garage. Loaded through ``pytest_plugins`` in ``tests/conf
 
 from __future__ import annotations
 
-import http.client
 import io
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
+from fastapi import FastAPI
 from PIL import Image
 
+from app.config import Settings
+from app.main import create_app
+from app.store.engine import make_engine
+from app.store.migrate import upgrade
 from tests.support.fixtures import unique_name
 from tests.support.services import (
     HOST,
@@ -30,6 +36,8 @@ from tests.support.services import (
     free_port,
 )
 
+ADMIN_TOKEN = "test-admin-token"  # as in tests/conftest.py
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 S3_KEY = "test-access-key"
 S3_SECRET = "test-secret-key"
 
@@ -64,7 +72,7 @@ class MotoS3Server(_Process):
 
     def _answers(self) -> bool:
         try:
-            conn = http.client.HTTPConnection(HOST, self.port, timeout=1)
+            conn = HTTPConnection(HOST, self.port, timeout=1)
             conn.request("GET", "/")
             ok = conn.getresponse().status < 500
             conn.close()
@@ -141,6 +149,64 @@ def media_backend(request: pytest.FixtureRequest, tmp_path: Path) -> MediaBacken
         },
         s3_keys,
     )
+
+
+#: The feed the media_app/http fixtures create.
+SLUG = "photos"
+
+
+@pytest.fixture
+async def media_app(
+    database_url: str, media_backend: MediaBackend, tmp_path: Path
+) -> AsyncIterator[FastAPI]:
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    settings = Settings(
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        redis_url=None,
+        max_upload_bytes=2 * 1024 * 1024,
+        **media_backend.settings,
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def http(media_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=media_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.post(
+            "/api/feeds", json={"slug": SLUG, "title": "Photos"}, headers=ADMIN
+        )
+        assert response.status_code == 201, response.text
+        yield client
+
+
+async def upload(
+    http: httpx.AsyncClient,
+    data: bytes,
+    *,
+    filename: str = "photo.jpg",
+    content_type: str = "image/jpeg",
+    **fields: str,
+) -> httpx.Response:
+    return await http.post(
+        f"/api/feeds/{SLUG}/media",
+        files={"file": (filename, data, content_type)},
+        data=fields,
+        headers=ADMIN,
+    )
+
+
+async def fetch(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """GET a media URL: rooted at the app (local backend) or absolute (S3 server)."""
+    if url.startswith("/"):
+        return await http.get(url)
+    async with httpx.AsyncClient() as outside:
+        return await outside.get(url)
 
 
 def public_read_policy(bucket: str) -> str:

@@ -63,7 +63,9 @@ class NginxProxy:
     running deploy/nginx.conf verbatim inside a minimal main configuration, as the
     nginx:stable image includes it from its own nginx.conf."""
 
-    def __init__(self, upstreams: list[str], port: int | None = None) -> None:
+    def __init__(
+        self, upstreams: list[str], port: int | None = None, media_root: Path | None = None
+    ) -> None:
         if not Path(NGINX_BINARY).exists():
             raise ServiceStartError("nginx is not installed; run `make services`")
         self.port = port or free_port()
@@ -72,7 +74,11 @@ class NginxProxy:
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.dir / "tmp" / sub).mkdir(parents=True)
             (self.dir / "tmp" / sub).chmod(0o777)
-        values = {"LIVEFEED_PROXY_LISTEN": f"127.0.0.1:{self.port}"}
+        self.media_root = media_root or self.dir / "media"
+        values = {
+            "LIVEFEED_PROXY_LISTEN": f"127.0.0.1:{self.port}",
+            "LIVEFEED_MEDIA_ROOT": str(self.media_root),
+        }
         values.update({f"LIVEFEED_UPSTREAM_{i}": u for i, u in enumerate(upstreams, 1)})
         (self.dir / "livefeed.conf").write_text(render_template(NGINX_CONF.read_text(), values))
         d = self.dir

@@ -4,88 +4,28 @@ backends (a local directory and a real S3-compatible server process)."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from PIL import Image
 
-from app.config import Settings
-from app.main import create_app
-from app.store.engine import make_engine
-from app.store.migrate import upgrade
-from tests.conftest import ADMIN, ADMIN_TOKEN
+from tests.conftest import ADMIN
 from tests.media_support import (
     BLUE,
     GPS_IFD,
     RED,
+    SLUG,
     MediaBackend,
     animated_gif,
     decompression_bomb,
+    fetch,
     jpeg_with_gps_and_orientation,
     pdf_document,
     png_with_alpha,
     svg_with_script,
+    upload,
 )
-
-SLUG = "photos"
-
-
-@pytest.fixture
-async def media_app(
-    database_url: str, media_backend: MediaBackend, tmp_path: Path
-) -> AsyncIterator[FastAPI]:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    await engine.dispose()
-    settings = Settings(
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        redis_url=None,
-        max_upload_bytes=2 * 1024 * 1024,
-        **media_backend.settings,
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def http(media_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=media_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        response = await client.post(
-            "/api/feeds", json={"slug": SLUG, "title": "Photos"}, headers=ADMIN
-        )
-        assert response.status_code == 201, response.text
-        yield client
-
-
-async def upload(
-    http: httpx.AsyncClient,
-    data: bytes,
-    *,
-    filename: str = "photo.jpg",
-    content_type: str = "image/jpeg",
-    **fields: str,
-) -> httpx.Response:
-    return await http.post(
-        f"/api/feeds/{SLUG}/media",
-        files={"file": (filename, data, content_type)},
-        data=fields,
-        headers=ADMIN,
-    )
-
-
-async def fetch(http: httpx.AsyncClient, url: str) -> httpx.Response:
-    """GET a media URL: rooted at the app (local backend) or absolute (S3 server)."""
-    if url.startswith("/"):
-        return await http.get(url)
-    async with httpx.AsyncClient() as outside:
-        return await outside.get(url)
 
 
 async def test_jpeg_is_oriented_stripped_and_resized(

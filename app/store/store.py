@@ -673,9 +673,9 @@ class Store:
             rows = (await conn.execute(select(media.c.renditions))).scalars().all()
         return {r["key"] for renditions in rows for r in renditions or []}
 
-    async def prune_media(self, older_than: datetime) -> list[str]:
+    async def prune_media(self, older_than: datetime) -> tuple[int, list[str]]:
         """Delete media rows created before ``older_than`` that no entry carries (deleted
-        entries carry none); return the storage keys they owned."""
+        entries carry none); return how many, and the storage keys they owned."""
         async with self._write() as conn:
             used: set[int] = set()
             for items in (await conn.execute(select(entries.c.media))).scalars():
@@ -688,7 +688,7 @@ class Store:
             unused = [row for row in rows if row.id not in used]
             if unused:
                 await conn.execute(media.delete().where(media.c.id.in_([r.id for r in unused])))
-        return [r["key"] for row in unused for r in row.renditions or []]
+        return len(unused), [r["key"] for row in unused for r in row.renditions or []]
 
     # -- change log -----------------------------------------------------------------------
 
