@@ -40,6 +40,7 @@ import asyncio
 import enum
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -53,6 +54,7 @@ from app.live.close_codes import INTERNAL_ERROR, POLICY, SLOW_READER, UNKNOWN_FE
 from app.live.connection import catch_up
 from app.metrics import Metrics
 from app.state import AppState
+from app.store import Store
 from app.watched import current_feed
 
 log = logging.getLogger(__name__)
@@ -171,7 +173,7 @@ class StreamSession:
         self._max_messages = max_messages_per_minute
         self._admitted = False
         self._attached = False
-        self._held: list[Event] = []
+        self._held: list[Event] | None = None  # created when an event must wait
         self._held_bytes = 0
         self._msg_window = 0.0
         self._msg_count = 0
@@ -228,7 +230,7 @@ class StreamSession:
             # whatever it covered is not sent again from the held events.
             self.last_rev = max(current, owed[-1].rev) if owed else current
         self.went_live = True
-        held, self._held, self._held_bytes = self._held, [], 0
+        held, self._held, self._held_bytes = self._held or (), None, 0
         self.state = StreamState.LIVE
         for event in held:
             self.deliver(event)
@@ -257,6 +259,8 @@ class StreamSession:
     def _hold(self, event: Event) -> None:
         if self.state in _ENDED:
             return
+        if self._held is None:
+            self._held = []
         self._held.append(event)
         self._held_bytes += len(event.payload)
         if self._held_bytes > self.limit_bytes:
@@ -269,7 +273,7 @@ class StreamSession:
             return
         self.state = StreamState.CLOSING
         self.close_code, self.close_reason = code, reason
-        self._held, self._held_bytes = [], 0
+        self._held, self._held_bytes = None, 0
         self._detach()
         if code == SLOW_READER.code and self._metrics is not None:
             self._metrics.slow_reader_disconnects.labels(self.transport).inc()
@@ -293,7 +297,7 @@ class StreamSession:
         if self.state is StreamState.CLOSED:
             return
         self.state = StreamState.CLOSED
-        self._held, self._held_bytes = [], 0
+        self._held, self._held_bytes = None, 0
         self._detach()
         if self._admitted:
             self._admitted = False
@@ -387,14 +391,28 @@ class AppAdmission:
         access.release(self._state, self._conn)
 
 
+class StoreCatchUp:
+    """The app's :data:`CatchUp` provider (the one place that decides where the past is
+    read); one per app, shared by its sessions."""
+
+    __slots__ = ("_max_events", "_store")
+
+    def __init__(self, store: Store, max_events: int) -> None:
+        self._store, self._max_events = store, max_events
+
+    async def __call__(self, feed: str, since: int | None, current: int) -> list[Event] | None:
+        return await catch_up(self._store, feed, since, current, self._max_events)
+
+
+_providers: weakref.WeakKeyDictionary[AppState, CatchUp] = weakref.WeakKeyDictionary()
+
+
 def app_catch_up(state: AppState) -> CatchUp:
-    """The app's catch-up provider (the one place that decides where the past is read)."""
-    max_events = state.settings.catchup_max_events
-
-    async def provide(feed: str, since: int | None, current: int) -> Sequence[Event] | None:
-        return await catch_up(state.store, feed, since, current, max_events)
-
-    return provide
+    """``state``'s catch-up provider, created once per app."""
+    provider = _providers.get(state)
+    if provider is None:
+        provider = _providers[state] = StoreCatchUp(state.store, state.settings.catchup_max_events)
+    return provider
 
 
 def app_session(
