@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app import __version__, embeds, errors, lifecycle, page_cache, pages, studio, templating
+from app import __version__, cards, embeds, errors, lifecycle, page_cache, pages, studio, templating
 from app.api import entries, feeds, media
 from app.brokers import from_url
 from app.config import Settings, load_settings
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(embeds.router)
     app.include_router(studio.router)
+    app.include_router(cards.router)
     app.mount("/static", templating.static_app(), name="static")
     if settings.media_backend == "local":
         app.mount("/media", media_app(settings.media_dir), name="media")

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from app import page_cache, timeline
 from app.deps import SettingsDep, StateDep, StoreDep
+from app.media.storage import media_csp
 from app.page_cache import READER_TEMPLATE, cached_response
 from app.schemas import Entry, Feed
 from app.state import AppState
@@ -81,13 +82,20 @@ async def render_timeline_page(
         public_url = state.settings.public_url
         url = timeline.feed_url(public_url, slug)
         ld = timeline.script_json(timeline.json_ld(feed, page.entries, public_url))
-        html = templates().get_template(template).render(tl=tl, url=url, json_ld=ld, **extra)
+        image = timeline.og_image(page.entries, public_url)
+        html = (
+            templates()
+            .get_template(template)
+            .render(tl=tl, url=url, json_ld=ld, og_image=image, **extra)
+        )
         return html.encode(), page.rev == feed.rev == key_rev
 
+    page_headers = {"Content-Security-Policy": CSP, **(headers or {})}
+    page_headers["Content-Security-Policy"] = media_csp(
+        page_headers["Content-Security-Policy"], state.settings
+    )
     try:
-        return await cached_response(
-            request, key, HTML_TYPE, build, {"Content-Security-Policy": CSP, **(headers or {})}
-        )
+        return await cached_response(request, key, HTML_TYPE, build, page_headers)
     except _NotFoundError as exc:
         return not_found_page(str(exc))
 

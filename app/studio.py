@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.deps import PrincipalDep, SettingsDep
+from app.media.storage import media_csp
 from app.render import render_markdown
 from app.templating import CSP, templates
 
@@ -62,7 +63,7 @@ async def studio_page(settings: SettingsDep) -> Response:
     return HTMLResponse(
         html,
         headers={
-            "Content-Security-Policy": STUDIO_CSP,
+            "Content-Security-Policy": media_csp(STUDIO_CSP, settings),
             "Cache-Control": "no-cache",
             "Referrer-Policy": "no-referrer",
             "X-Content-Type-Options": "nosniff",

@@ -18,7 +18,7 @@ import html as html_lib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -27,8 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, match_skeleton
+from markupsafe import Markup
 
-from app.schemas import Entry, Feed
+from app.media.html import eager as eager_media
+from app.schemas import Entry, Feed, MediaItem
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DEFAULT_LOCALE = "en_GB"
@@ -261,6 +263,13 @@ class EntryView:
     time_label: str | None
     datetime_attr: str
     headline: str
+    #: At the top of the page (above the fold): its images load at once, not lazily.
+    eager: bool = False
+
+    @property
+    def body_html(self) -> Markup:
+        """The entry's sanitized HTML, media included, for the template."""
+        return eager_media(self.entry.html) if self.eager else Markup(self.entry.html)
 
 
 @dataclass
@@ -345,6 +354,9 @@ def json_ld(feed: Feed, entries: Sequence[Entry], public_url: str) -> dict[str, 
         }
         if entry.author:
             update["author"] = {"@type": "Person", "name": entry.author}
+        images = [absolute_url(m.url, public_url) for m in entry.media if m.kind == "image"]
+        if images:
+            update["image"] = images
         updates.append(update)
     data: dict[str, Any] = {
         "@context": "https://schema.org",
@@ -381,7 +393,10 @@ def atom_feed(feed: Feed, entries: Sequence[Entry], public_url: str) -> bytes:
         return el
 
     url = feed_url(public_url, feed.slug)
-    root = ET.Element(f"{{{ATOM_NS}}}feed", {"xml:lang": html_lang(feed.locale)})
+    # xml:base resolves the rooted media URLs (/media/…) inside entry content.
+    root = ET.Element(
+        f"{{{ATOM_NS}}}feed", {"xml:lang": html_lang(feed.locale), "xml:base": f"{public_url}/"}
+    )
     sub(root, "id", url)
     sub(root, "title", feed.title)
     if feed.description:
@@ -406,6 +421,10 @@ def atom_feed(feed: Feed, entries: Sequence[Entry], public_url: str) -> bytes:
             sub(item, "category", term="key-event")
         if entry.pinned:
             sub(item, "category", term="pinned")
+        for media in entry.media:
+            if media.kind == "image" and media.content_type:
+                href = absolute_url(media.url, public_url)
+                sub(item, "link", rel="enclosure", type=media.content_type, href=href)
         sub(item, "content", entry.html, type="html")
     body = ET.tostring(root, encoding="unicode")
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + body).encode()
@@ -448,6 +467,35 @@ class TimelineView:
         return not self.groups and not self.pinned
 
 
+#: Entries at the top of a page whose images skip ``loading=lazy`` (likely above the fold).
+EAGER_ENTRIES = 2
+
+
+def _load_top_eagerly(pinned: list[EntryView], groups: list[DayGroup]) -> None:
+    budget = EAGER_ENTRIES
+    for views in (pinned, *(g.entries for g in groups)):
+        for index, view in enumerate(views):
+            if budget == 0:
+                return
+            views[index] = replace(view, eager=True)
+            budget -= 1
+
+
+def og_image(entries: Sequence[Entry], public_url: str) -> MediaItem | None:
+    """The newest image among ``entries`` (newest first), with an absolute URL: the feed's
+    OpenGraph image."""
+    for entry in entries:
+        for item in entry.media:
+            if item.kind == "image":
+                return item.model_copy(update={"url": absolute_url(item.url, public_url)})
+    return None
+
+
+def absolute_url(url: str, public_url: str) -> str:
+    """``url`` made absolute against this server (media URLs may be rooted: ``/media/…``)."""
+    return f"{public_url}{url}" if url.startswith("/") else url
+
+
 def build_timeline(
     feed: Feed,
     entries: Sequence[Entry],
@@ -473,6 +521,7 @@ def build_timeline(
     pinned = [entry_view(e, zone, tag) for e in entries if e.pinned and first_page]
     rest = [e for e in entries if not (e.pinned and first_page)]
     groups = group_by_day(rest, zone, tag)
+    _load_top_eagerly(pinned, groups)
     key_sources = (
         [entry_view(e, zone, tag) for e in key_event_entries]
         if key_event_entries is not None

@@ -167,6 +167,8 @@ async def media_app(
         admin_token=ADMIN_TOKEN,
         redis_url=None,
         max_upload_bytes=2 * 1024 * 1024,
+        # The tests' own oEmbed provider runs on 127.0.0.1 (the SSRF guard refuses it otherwise).
+        oembed_allow_private_hosts="127.0.0.1",
         **media_backend.settings,
     )
     application = create_app(settings)
@@ -230,6 +232,93 @@ def public_read_policy(bucket: str) -> str:
 def media_env(backend: MediaBackend) -> dict[str, str]:
     """``backend`` as LIVEFEED_* environment variables, for ``livefeed serve`` processes."""
     return {f"LIVEFEED_{k.upper()}": str(v) for k, v in backend.settings.items()}
+
+
+# -- a local oEmbed provider ------------------------------------------------------------------
+
+
+class OEmbedProvider:
+    """A video site on 127.0.0.1, served by the test itself: ``/watch/ID`` pages with oEmbed
+    discovery, ``/oembed`` JSON, ``/thumb.jpg`` and ``/player/ID``. Records every request
+    path, so tests can tell exactly when the provider was contacted."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        provider = self
+        self.requests: list[str] = []
+        self.thumbnail = jpeg_with_gps_and_orientation(640, 360)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                provider.requests.append(self.path)
+                body, kind, status = provider.answer(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def answer(self, path: str) -> tuple[bytes, str, int]:
+        import json
+        from urllib.parse import parse_qs, urlsplit
+
+        parts = urlsplit(path)
+        if parts.path.startswith("/watch/"):
+            video = parts.path.rsplit("/", 1)[1]
+            oembed = f"{self.base}/oembed?url={self.base}/watch/{video}&amp;format=json"
+            page = (
+                f'<html><head><link rel="alternate" type="application/json+oembed" '
+                f'href="{oembed}" title="x"></head><body>video {video}</body></html>'
+            )
+            return page.encode(), "text/html; charset=utf-8", 200
+        if parts.path == "/oembed":
+            url = parse_qs(parts.query)["url"][0]
+            video = url.rsplit("/", 1)[1]
+            data = {
+                "version": "1.0",
+                "type": "video",
+                "title": f"Press conference {video}",
+                "author_name": "Local TV",
+                "provider_name": "LocalTube",
+                "width": 640,
+                "height": 360,
+                "thumbnail_url": f"{self.base}/thumb.jpg",
+                "html": f'<iframe width="640" height="360" src="{self.base}/player/{video}" '
+                'frameborder="0" allowfullscreen></iframe>',
+            }
+            return json.dumps(data).encode(), "application/json", 200
+        if parts.path == "/thumb.jpg":
+            return self.thumbnail, "image/jpeg", 200
+        if parts.path.startswith("/player/"):
+            return b"<html><body><p id=player>PLAYING</p></body></html>", "text/html", 200
+        return b"not found", "text/plain", 404
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def oembed_provider() -> Iterator[OEmbedProvider]:
+    provider = OEmbedProvider()
+    try:
+        yield provider
+    finally:
+        provider.close()
 
 
 # -- image files ----------------------------------------------------------------------------

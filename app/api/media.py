@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Path, UploadFile
 from app.deps import ReporterDep, SettingsDep, StateDep, StoreDep
 from app.media.library import StorageFailed
 from app.media.processing import BrokenImage, ImageRejected, ImageTooLarge, UnsupportedImage
-from app.schemas import SLUG_PATTERN, MediaItem
+from app.schemas import SLUG_PATTERN, LinkCardCreate, MediaItem
 from app.store import NotFound
 
 router = APIRouter(prefix="/api/feeds/{slug}", tags=["media"])
@@ -74,5 +74,26 @@ async def upload_media(
         )
     except ImageRejected as exc:
         raise HTTPException(_STATUS[type(exc)], f"file: {exc}") from None
+    except StorageFailed as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+@router.post(
+    "/cards",
+    status_code=201,
+    response_model=MediaItem,
+    responses={503: {"description": "the media storage failed; nothing was kept"}},
+)
+async def create_card(
+    slug: SlugPath, data: LinkCardCreate, state: StateDep, store: StoreDep, _who: ReporterDep
+) -> MediaItem:
+    """Resolve a video or social-post link once (oEmbed) into a card (``kind: card``) to
+    attach to entries like an image. An unreachable provider still gives a card: a link."""
+    if not data.url.startswith(("http://", "https://")):
+        raise HTTPException(422, "url: must start with http:// or https://")
+    if await store.get_feed(slug) is None:
+        raise NotFound(f"feed {slug!r} not found")
+    try:
+        return await state.media.add_link(slug, data.url)
     except StorageFailed as exc:
         raise HTTPException(503, str(exc)) from None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config import Settings
+from app.media.oembed import OEmbedResolver
 from app.media.processing import ImageRejected, ProcessedImage, Rendition, process_image
 from app.media.storage import MediaStorage
 from app.schemas import MediaItem
@@ -43,6 +44,7 @@ class MediaLibrary:
         self.store = store
         self.storage = storage
         self._slots = asyncio.Semaphore(PROCESSING_SLOTS)
+        self.oembed = OEmbedResolver(settings)
 
     async def process(self, data: bytes) -> ProcessedImage:
         """Decode and re-encode ``data`` off the event loop (raises ImageRejected)."""
@@ -102,6 +104,12 @@ class MediaLibrary:
             credit=credit or None,
         )
         return await self.store_renditions(processed.renditions, record, slug)
+
+    async def add_link(self, slug: str, url: str) -> MediaItem:
+        """Resolve ``url`` (oEmbed, once) and record its card; a provider that cannot be
+        reached gives a plain link card, never an error."""
+        resolved = await self.oembed.resolve(url)
+        return await self.add_card(slug, resolved.card, resolved.thumbnail)
 
     async def add_card(self, slug: str, card: dict[str, Any], thumbnail: bytes | None) -> MediaItem:
         """Record a resolved link card; its thumbnail (if any, and if it is an image) is

@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from app.config import Settings
 
@@ -135,10 +136,34 @@ class S3Storage:
         return f"{self.public_url}/{self.prefix}{key}"
 
 
+def media_base_url(settings: Settings) -> str:
+    """Where readers fetch media from: ``LIVEFEED_MEDIA_PUBLIC_URL``, else ``/media`` (local)
+    or the bucket's path-style URL on its endpoint (S3)."""
+    if settings.media_public_url is not None:
+        return settings.media_public_url
+    if settings.media_backend == "local":
+        return "/media"
+    endpoint = settings.s3_endpoint_url or f"https://s3.{settings.s3_region}.amazonaws.com"
+    return f"{endpoint}/{settings.s3_bucket}"
+
+
+def media_csp(csp: str, settings: Settings) -> str:
+    """``csp`` (a page's Content-Security-Policy) widened for media: images from the media
+    origin when it is another one, and link-card frames from this origin (``/cards/…``)."""
+    base = media_base_url(settings)
+    if base.startswith(("http://", "https://")):
+        parts = urlsplit(base)
+        csp = csp.replace("img-src ", f"img-src {parts.scheme}://{parts.netloc} ", 1)
+    csp = csp.replace("frame-src 'none'", "frame-src 'self'")
+    if "frame-src 'self'" not in csp:
+        csp = csp.replace("frame-src ", "frame-src 'self' ", 1)
+    return csp
+
+
 def make_storage(settings: Settings) -> MediaStorage:
     """The backend ``LIVEFEED_MEDIA_BACKEND`` names, configured from ``settings``."""
     if settings.media_backend == "local":
-        return LocalStorage(Path(settings.media_dir), settings.media_public_url or "/media")
+        return LocalStorage(Path(settings.media_dir), media_base_url(settings))
     import boto3
     from botocore.config import Config
 
@@ -157,8 +182,4 @@ def make_storage(settings: Settings) -> MediaStorage:
             s3={"addressing_style": "path"},
         ),
     )
-    public = settings.media_public_url
-    if public is None:
-        endpoint = settings.s3_endpoint_url or f"https://s3.{settings.s3_region}.amazonaws.com"
-        public = f"{endpoint}/{settings.s3_bucket}"
-    return S3Storage(client, settings.s3_bucket, public, settings.s3_prefix)
+    return S3Storage(client, settings.s3_bucket, media_base_url(settings), settings.s3_prefix)

@@ -53,14 +53,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.http_limits",
         ),
     ),
-    ("surfaces", ("app.api", "app.pages", "app.embeds", "app.studio", "app.live")),
+    ("surfaces", ("app.api", "app.pages", "app.embeds", "app.studio", "app.cards", "app.live")),
     ("entry", ("app.main", "app.cli", "app.server")),
 ]
 
 #: Within the surfaces layer: groups that must not import one another.
 SURFACES: dict[str, tuple[str, ...]] = {
     "HTTP API": ("app.api",),
-    "HTML pages": ("app.pages", "app.embeds", "app.studio"),
+    "HTML pages": ("app.pages", "app.embeds", "app.studio", "app.cards"),
     "live streams": ("app.live",),
 }
 
