@@ -11,6 +11,7 @@ with this site's origin.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
@@ -48,6 +49,13 @@ def _page(body: str, title: str) -> str:
     )
 
 
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of an absolute URL ("" for a rooted one): a CSP source with a
+    path would match that path only."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else ""
+
+
 def _not_found() -> Response:
     return HTMLResponse(_page("<p>No such card.</p>", "Not found"), status_code=404)
 
@@ -71,10 +79,9 @@ async def card_frame(card_id: CardId, store: StoreDep, settings: SettingsDep) ->
         f"<small>{escape(provider)} · loads content from {escape(provider or 'the provider')}"
         "</small></span></a>"
     )
-    media = media_base_url(settings)
-    media_origin = media if media.startswith("http") else ""
     csp = (
-        f"default-src 'none'; img-src 'self' {settings.public_url} {media_origin} data:; "
+        f"default-src 'none'; img-src 'self' {_origin(settings.public_url)} "
+        f"{_origin(media_base_url(settings))} data:; "
         "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
     )
     return HTMLResponse(
