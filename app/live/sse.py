@@ -12,18 +12,36 @@ browser reconnects.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from app.live.close_codes import BY_CODE
-from app.live.session import EventQueue, app_session
+from app.live.session import EventQueue, StreamSession, app_session
 from app.metrics import metrics_of
 from app.state import AppState
 
 router = APIRouter()
 
 RETRY_MS = 2000
+
+
+class SessionStream(StreamingResponse):
+    """A streaming response that ends its session however the response ends — including
+    when the client is gone before the body is ever iterated (then a generator's
+    ``finally`` would never run, and the session would stay attached and admitted)."""
+
+    def __init__(self, session: StreamSession, content: AsyncIterator[bytes], **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self.session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.session.transport_closed()
 
 
 @router.get("/sse/feeds/{slug}", response_class=StreamingResponse, tags=["live"])
@@ -58,25 +76,23 @@ async def feed_events(
         )
 
     async def stream() -> AsyncIterator[bytes]:
-        try:
-            yield b"retry: %d\n\n" % RETRY_MS
-            while True:
-                batch = await queue.next_batch(timeout=state.settings.heartbeat_seconds)
-                if batch is None:
-                    return
-                if not batch:
-                    yield b": keep-alive\n\n"
-                    continue
-                yield b"".join(
-                    event.sse
-                    if event.kind != "hello"
-                    else b"event: hello\ndata: %s\n\n" % event.payload
-                    for event in batch
-                )
-        finally:
-            session.transport_closed()
+        yield b"retry: %d\n\n" % RETRY_MS
+        while True:
+            batch = await queue.next_batch(timeout=state.settings.heartbeat_seconds)
+            if batch is None:
+                return
+            if not batch:
+                yield b": keep-alive\n\n"
+                continue
+            yield b"".join(
+                event.sse
+                if event.kind != "hello"
+                else b"event: hello\ndata: %s\n\n" % event.payload
+                for event in batch
+            )
 
-    return StreamingResponse(
+    return SessionStream(
+        session,
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
