@@ -53,7 +53,7 @@ SERVICE_RESTART = CloseCode(
     "service_restart",
     "server restarting: reconnect",
     "reconnect",
-    "the process is draining (deploy, SIGTERM); SSE is refused with 503 meanwhile",
+    "the process is draining (deploy, SIGTERM)",
     delay_ms=(250, 2000),
     http_status=503,
 )
@@ -62,7 +62,8 @@ SLOW_READER = CloseCode(
     "slow_reader",
     "slow reader: reconnect with since=<last rev>",
     "reconnect",
-    "the connection's unsent bytes passed `LIVEFEED_SEND_BUFFER_BYTES`",
+    "the stream's unsent live events, or those held during its catch-up, passed "
+    "`LIVEFEED_SEND_BUFFER_BYTES`",
     delay_ms=(0, 0),
 )
 POLICY = CloseCode(
