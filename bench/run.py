@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.client import Workers, latencies, marker
+from bench.media import media_table
 from bench.peers import NAMES, peer_class
 from bench.profile import Profiler
 from bench.util import cpu_seconds, percentile, raise_nofile, rss_bytes, tempdir
@@ -272,6 +273,7 @@ async def amain(args: argparse.Namespace) -> int:
 
     rows: list[dict[str, Any]] = []
     page: dict[str, Any] = {}
+    media: dict[str, Any] = {}
     started = time.strftime("%Y%m%d-%H%M%S")
     with tempdir("livefeed-bench-") as tmp:
         for name in systems:
@@ -302,6 +304,11 @@ async def amain(args: argparse.Namespace) -> int:
             page = await run_page(
                 tmp / "page", entries=args.page_entries, duration=args.page_seconds, log=log
             )
+        if args.media:
+            from bench.media import run_media
+
+            log("== media benchmark")
+            media = await run_media(tmp, runs=3, log=log)
 
     md = "\n".join(
         [
@@ -313,6 +320,8 @@ async def amain(args: argparse.Namespace) -> int:
             "",
             page_table(page),
             "",
+            media_table(media),
+            "",
         ]
     )
     print(md)
@@ -323,9 +332,10 @@ async def amain(args: argparse.Namespace) -> int:
         "nofile": nofile,
         "systems": rows,
         "page": page,
+        "media": media,
     }
     write_results(Path(args.results), f"{started}{'-smoke' if args.smoke else ''}", md, raw)
-    return 0 if all(r.get("ok") for r in rows) else 1
+    return 0 if all(r.get("ok") for r in rows) and media.get("ok", True) else 1
 
 
 def write_results(results: Path, stem: str, md: str, raw: dict[str, Any]) -> None:
@@ -359,6 +369,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--page", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--page-entries", type=int, default=500)
     ap.add_argument("--page-seconds", type=float, default=10)
+    ap.add_argument(
+        "--media",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="12 MP upload processing time and event sizes (default: on unless --smoke)",
+    )
     a = ap.parse_args(argv)
     if a.readers is None:
         a.readers = 50 if a.smoke else 2000
@@ -366,6 +382,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         a.messages = 10 if a.smoke else 100
     if a.page is None:
         a.page = not a.smoke
+    if a.media is None:
+        a.media = not a.smoke
     if a.profile:
         a.profile.mkdir(parents=True, exist_ok=True)
     return a

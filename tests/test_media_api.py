@@ -265,3 +265,15 @@ async def test_deleted_entry_drops_its_media_from_json(http: httpx.AsyncClient) 
     assert deleted["op"] == "deleted" and deleted["entry"]["media"] == []
     # The files stay until `livefeed media prune` (tests/test_media_prune.py).
     assert (await fetch(http, item["url"])).status_code == 200
+
+
+async def test_large_rotated_jpeg_is_decoded_small_and_oriented(http: httpx.AsyncClient) -> None:
+    """A 12 MP photo shot sideways: decoded at reduced scale (app/media/processing.py), still
+    oriented, largest rendition 1600 px wide."""
+    response = await upload(http, jpeg_with_gps_and_orientation(4000, 3000), alt="Big")
+    assert response.status_code == 201, response.text
+    item = response.json()
+    assert (item["width"], item["height"]) == (1600, 2133)
+    assert sorted({v["width"] for v in item["variants"]}) == [320, 640, 1024, 1600]
+    decoded = Image.open(io.BytesIO((await fetch(http, item["url"])).content)).convert("RGB")
+    assert _close(decoded.getpixel((800, 100)), RED) and _close(decoded.getpixel((800, 2000)), BLUE)

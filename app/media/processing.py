@@ -20,6 +20,7 @@ Pure and CPU-bound: callers run it in a worker thread.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
@@ -95,6 +96,21 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             + f"; the limit is {max_pixels} pixels (LIVEFEED_MAX_IMAGE_PIXELS)"
         )
     return image
+
+
+def _decode_smaller(image: Image.Image) -> None:
+    """JPEG only: let libjpeg decode at 1/2, 1/4 or 1/8 scale when even the largest
+    rendition is that much smaller (a 12 MP photo decodes ~4× faster); the result is then
+    resized down with Lanczos as usual."""
+    if image.format != "JPEG":
+        return
+    width, height = image.size
+    swapped = image.getexif().get(0x0112) in (5, 6, 7, 8)  # orientation: shown rotated
+    shown_width = height if swapped else width
+    if shown_width <= WIDTHS[-1] * 2:
+        return
+    scale = shown_width / WIDTHS[-1]
+    image.draft(image.mode, (math.ceil(width / scale), math.ceil(height / scale)))
 
 
 def _target_widths(width: int) -> list[int]:
@@ -188,6 +204,7 @@ def process_image(data: bytes, *, max_pixels: int) -> ProcessedImage:
         with image:
             if getattr(image, "is_animated", False):
                 return _process_animation(image)
+            _decode_smaller(image)
             image.load()
             return _process_still(image)
     except ImageRejected:

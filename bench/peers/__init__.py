@@ -15,6 +15,7 @@ _REGISTRY = {
     "livefeed-1": ("bench.peers.livefeed", "Livefeed"),
     "livefeed-2": ("bench.peers.livefeed", "Livefeed2"),
     "livefeed-1-asgi": ("bench.peers.livefeed", "LivefeedAsgi"),
+    "livefeed-1-media": ("bench.peers.livefeed", "LivefeedMedia"),
     "livefeed-2-asgi": ("bench.peers.livefeed", "Livefeed2Asgi"),
 }
 NAMES = list(_REGISTRY)

@@ -115,6 +115,35 @@ class Livefeed(Peer):
         await super().stop()
 
 
+class LivefeedMedia(Livefeed):
+    """``livefeed-1-media``: the same fan-out, every entry carrying two uploaded photos (the
+    event frame holds their URLs and ``<figure>`` markup, never image bytes)."""
+
+    name = "livefeed-1-media"
+
+    async def prepare(self) -> None:
+        from tests.media_support import photo
+
+        await create_feed(self.clients[0], SLUG, "Benchmark")
+        self.media_ids: list[int] = []
+        for seed in (1, 2):
+            r = await self.clients[0].post(
+                f"/api/feeds/{SLUG}/media",
+                files={"file": (f"p{seed}.jpg", photo(1600, 1067, seed), "image/jpeg")},
+                data={"alt": f"Photo {seed}", "caption": "At the scene", "credit": "Bench"},
+            )
+            if r.status_code != 201:
+                raise RuntimeError(f"upload → {r.status_code}: {r.text[:300]}")
+            self.media_ids.append(r.json()["id"])
+
+    async def publish(self, seq: int, payload: str) -> None:
+        await post_ok(
+            self.clients[0],
+            f"/api/feeds/{SLUG}/entries",
+            json={"body": payload, "media": self.media_ids},
+        )
+
+
 class Livefeed2(Livefeed):
     name = "livefeed-2"
     processes = 2
@@ -139,4 +168,12 @@ async def create_feed(client: httpx.AsyncClient, slug: str, title: str) -> None:
         raise RuntimeError(f"POST /api/feeds → {r.status_code}: {r.text[:300]}")
 
 
-__all__ = ["Livefeed", "Livefeed2", "Livefeed2Asgi", "LivefeedAsgi", "create_feed", "post_ok"]
+__all__ = [
+    "Livefeed",
+    "Livefeed2",
+    "Livefeed2Asgi",
+    "LivefeedAsgi",
+    "LivefeedMedia",
+    "create_feed",
+    "post_ok",
+]
