@@ -9,6 +9,7 @@ from __future__ import annotations
 import uvicorn
 
 from app.config import Settings
+from app.live.uvicorn_bridge import ASGI_ENGINE_PROTOCOL
 
 
 def uvicorn_config(settings: Settings, *, host: str, port: int, workers: int = 1) -> uvicorn.Config:
@@ -22,11 +23,12 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, workers: int = 1
         # uvicorn's httptools protocol plus size limits, timeouts and a connection budget.
         http="app.http_limits:LimitedHttpProtocol",
         timeout_keep_alive=settings.keepalive_timeout_seconds,
-        # native: /ws/feeds/… on the fast path, other WebSocket paths through ASGI.
+        # native: /ws/feeds/… on the fast path, other WebSocket paths through ASGI (both
+        # over the websockets library's sans-I/O protocol; see app.live.uvicorn_bridge).
         ws=(
             "app.live.native_ws:FeedSocketProtocol"
             if settings.ws_engine == "native"
-            else "websockets-sansio"
+            else ASGI_ENGINE_PROTOCOL
         ),
         # Readers send nothing of interest: cap their frames; ping to find dead peers.
         ws_max_size=settings.client_max_message_bytes,

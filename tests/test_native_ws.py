@@ -1,4 +1,6 @@
-"""The native WebSocket path's own pieces: framing, masking, proxy trust, hand-over."""
+"""The native WebSocket path's own pieces: outgoing framing, proxy trust, hand-over,
+keepalive and the flood limit (incoming frames are parsed by ``websockets``; see
+``tests/test_ws_conformance.py``)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import pytest
 import websockets
 from websockets.frames import Frame, Opcode
 
-from app.live.frames import OP_TEXT, close_frame, frame
-from app.live.native_ws import _accept_key, _trusted, _unmask
+from app.live.frames import OP_TEXT, close_frame, fit_close_reason, frame
+from app.live.native_ws import _trusted
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
@@ -39,16 +41,16 @@ def test_close_frame_carries_code_and_a_bounded_reason() -> None:
     assert len(data) <= 2 + 125
 
 
-def test_unmask_is_xor_with_the_repeated_key() -> None:
-    mask = b"\x01\x02\x03\x04"
-    payload = bytes(range(11))
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    assert _unmask(masked, mask) == payload
-    assert _unmask(b"", mask) == b""
-
-
-def test_accept_key_matches_rfc_6455_example() -> None:
-    assert _accept_key(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+@pytest.mark.parametrize("char", ["é", "€", "😀"])
+def test_close_reason_is_cut_on_a_character_boundary(char: str) -> None:
+    reason = "feed " + char * 100 + " not found"
+    fitted = fit_close_reason(reason)
+    assert reason.startswith(fitted)
+    assert len(fitted.encode()) <= 123
+    assert len(fitted.encode()) > 123 - len(char.encode())  # cut only the partial one
+    data = close_frame(4404, reason)
+    data[4:].decode()  # valid UTF-8: a browser would otherwise report 1006
+    assert len(data) == 2 + 2 + len(fitted.encode())
 
 
 def test_forwarded_for_is_trusted_only_from_configured_proxies() -> None:
@@ -113,40 +115,3 @@ async def test_heartbeat_drops_silent_peers_and_keeps_answering_ones(
             assert posted.status_code == 201
         event = await asyncio.wait_for(live.recv(), 5)
         assert "still here" in str(event)
-
-
-def _client_frame(opcode: int, payload: bytes) -> bytes:
-    mask = b"\x11\x22\x33\x44"
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
-
-
-async def test_flood_then_close_in_one_segment_still_completes_the_close(
-    livefeed_factory: Any,
-) -> None:
-    """A flood and the client's own close frame arriving in one read: the server says 1008
-    and still sees the client's close, so the connection ends at once (not after the
-    heartbeat grace)."""
-    import asyncio
-    import time
-
-    from tests.live_support import stalled_websocket
-
-    server = livefeed_factory(env={"LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE": "3"})
-    sock = stalled_websocket(server.host, server.port, "/ws/feeds/demo")
-    sock.sendall(
-        b"".join(_client_frame(0x1, b"hi") for _ in range(10))
-        + _client_frame(0x8, struct.pack("!H", 1000))
-    )
-    sock.settimeout(10)
-    started = time.monotonic()
-
-    def read_all() -> bytes:
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-        return data
-
-    data = await asyncio.to_thread(read_all)
-    assert time.monotonic() - started < 5
-    assert b"\x88" in data and struct.pack("!H", 1008) in data

@@ -19,6 +19,19 @@ def frame(opcode: int, payload: bytes) -> bytes:
     return header + payload
 
 
+#: A control frame carries at most 125 payload bytes: the close code takes 2 of them.
+MAX_CLOSE_REASON_BYTES = 123
+
+
+def fit_close_reason(reason: str) -> str:
+    """``reason`` cut to fit a close frame (123 bytes of UTF-8), never inside a character:
+    a browser that receives a close reason that is not valid UTF-8 reports 1006 instead."""
+    encoded = reason.encode()
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return reason
+    return encoded[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
 def close_frame(code: int, reason: str = "") -> bytes:
-    """A close frame; the reason is cut to fit the 123-byte control-frame payload."""
-    return frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120])
+    """A close frame; the reason is cut to fit (see :func:`fit_close_reason`)."""
+    return frame(OP_CLOSE, struct.pack("!H", code) + fit_close_reason(reason).encode())

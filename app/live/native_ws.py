@@ -3,53 +3,62 @@
 uvicorn hands every WebSocket upgrade to the protocol class named in its ``ws`` setting
 (see :mod:`app.server`). :class:`FeedSocketProtocol` takes the ones for
 ``/ws/feeds/{slug}`` and serves them without ASGI; any other WebSocket path is passed on,
-untouched, to uvicorn's own sans-I/O implementation (and so to the ASGI app).
+untouched, to the ASGI engine's protocol (and so to the ASGI app). The uvicorn internals
+this relies on are all in :mod:`app.live.uvicorn_bridge`.
 
-Why: a reader costs what its socket costs. There is no task, queue or timer per connection
-— the connection is an object with ``__slots__`` that the hub calls back. Each event's
-frame is built once per process (:attr:`app.hub.Event.ws_frame`) and written with one
-``transport.write`` per reader. Opening a stream runs one short task (feed lookup, hub
+Bytes in go through the ``websockets`` library: the opening handshake and every frame a
+client sends are parsed and checked by its sans-I/O :class:`~websockets.server.ServerProtocol`
+(RFC 6455: masking, reserved bits and opcodes, control-frame rules, fragmentation, close
+codes, the message size limit), and the library writes the handshake response, the pongs
+and the close frames. Two checks are ours: text messages must be UTF-8 (1007, checked
+incrementally per frame), and the client's frames, pings included, count against the
+session's flood limit (``LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE``, 1008).
+
+Bytes out are the speed: a reader costs what its socket costs. There is no task, queue or
+timer per connection — the connection is an object with ``__slots__`` that the hub calls
+back (through its session). Each event's frame is built once per process
+(:attr:`app.hub.Event.ws_frame`) and written with one ``transport.write`` per reader,
+bypassing the protocol object. Opening a stream runs one short task (admission, hub
 attach, catch-up read); after that everything is callbacks. Keepalive pings for all
-connections come from one sweep loop per process, not a timer each.
+connections come from one sweep loop per process.
+
+Once this side's close frame is written, nothing else is: no event, hello, catch-up, pong
+or ping (:meth:`FeedSocketProtocol._write` and :meth:`FeedSocketProtocol._flush`).
 
 The stream itself (admission, attach, catch-up, held events, the send bound, flood
 limit, teardown, metrics) is a :class:`app.live.session.StreamSession`, as for the ASGI
 endpoint in :mod:`app.live.ws` and for SSE; this protocol is its :class:`Sink`: ``push``
 is one ``transport.write`` of the pre-framed event and returns what the kernel has not
 taken yet (``transport.get_write_buffer_size()``), which the session bounds by
-``send_buffer_bytes`` (past it: 4008). permessage-deflate is declined: events are small
-and compressing per reader costs more CPU than it saves.
+``send_buffer_bytes`` (past it: 4008); pongs are bounded by the same figure.
+permessage-deflate is declined: events are small and compressing per reader costs more
+CPU than it saves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import codecs
 import contextlib
 import functools
-import hashlib
 import ipaddress
 import logging
 import re
-import struct
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any, ClassVar, cast
 from urllib.parse import parse_qs, unquote
 
 from starlette.requests import HTTPConnection
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from app.hub import Event
-from app.live.close_codes import CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, SERVICE_RESTART
-from app.live.frames import (
-    OP_BINARY,
-    OP_CLOSE,
-    OP_CONT,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    close_frame,
-    frame,
-)
+from app.live import uvicorn_bridge
+from app.live.close_codes import CLOSE_INVALID_DATA, SERVICE_RESTART, SLOW_READER
+from app.live.frames import OP_CLOSE, OP_PING, OP_PONG, fit_close_reason, frame
 from app.live.session import StreamSession, app_session
 from app.metrics import Metrics
 from app.state import AppState
@@ -57,16 +66,19 @@ from app.state import AppState
 log = logging.getLogger(__name__)
 
 FEED_PATH = re.compile(r"^/ws/feeds/([^/?#]+)$")
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: Request bytes kept (for a hand-over to the ASGI engine) until the request head is parsed.
 MAX_HANDSHAKE = 16 * 1024
+_PING = frame(OP_PING, b"lf")
+_CLOSE_FRAME_START = 0x80 | OP_CLOSE  # FIN + close: how every close frame we send begins
+_PONG_FRAME_START = 0x80 | OP_PONG
 
-
-def _accept_key(key: bytes) -> bytes:
-    return base64.b64encode(hashlib.sha1(key + GUID).digest())
+# The library logs every opened and closed connection at INFO: one line per reader is noise.
+_protocol_log = logging.getLogger("livefeed.ws.protocol")
+_protocol_log.setLevel(logging.WARNING)
 
 
 class FeedSocketProtocol(asyncio.Protocol):
-    """Serves ``/ws/feeds/{slug}``; hands any other WebSocket path to uvicorn's protocol."""
+    """Serves ``/ws/feeds/{slug}``; hands any other WebSocket path to the ASGI engine."""
 
     __slots__ = (
         "_app_state",
@@ -76,7 +88,9 @@ class FeedSocketProtocol(asyncio.Protocol):
         "_idle_sweeps",
         "_metrics",
         "_server_state",
+        "_text",
         "_upgraded",
+        "_ws",
         "session",
         "state",
         "transport",
@@ -93,12 +107,21 @@ class FeedSocketProtocol(asyncio.Protocol):
         self.state: AppState | None = app_state.get("livefeed")
         self._metrics: Metrics | None = app_state.get("livefeed.metrics")
         self.transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
+        #: The RFC 6455 state machine: parses everything the client sends.
+        self._ws = self._new_protocol(State.CONNECTING)
+        self._buffer = bytearray()  # the raw request, until it is parsed
         self._upgraded = False
+        #: UTF-8 check of the text message being received (None: not inside one).
+        self._text: codecs.IncrementalDecoder | None = None
         #: The stream, from the upgrade on; it is the hub's subscriber, this its sink.
         self.session: StreamSession | None = None
-        self._closing = False  # a close frame was written: nothing more is
+        #: Our close frame is written (or the connection is ending): write nothing more.
+        self._closing = False
         self._idle_sweeps = 0
+
+    def _new_protocol(self, state: State) -> ServerProtocol:
+        max_size = self.state.settings.client_max_message_bytes if self.state else 4096
+        return ServerProtocol(state=state, max_size=max_size, logger=_protocol_log)
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -108,25 +131,26 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._idle_sweeps = 0
+        if self.transport is None or self.transport.is_closing():
+            return  # the connection is over; whatever follows is discarded
         if not self._upgraded:
-            self._buffer += data
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buffer) > MAX_HANDSHAKE:
-                    self._http_error(431, "request headers too large")
-                return
-            request, rest = bytes(self._buffer[: end + 4]), bytes(self._buffer[end + 4 :])
-            self._buffer.clear()
-            self._handshake(request, rest)
+            self._receive_request(data)
             return
-        self._buffer += data
-        self._read_frames()
+        ws = self._ws
+        if ws.state is State.CLOSED:
+            return
+        ws.receive_data(data)
+        for event in ws.events_received():
+            assert isinstance(event, Frame)
+            self._on_frame(event)
+        self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
         self._teardown()
 
     def pause_writing(self) -> None:
-        # Flow control is ours: the send-buffer bound below decides when a reader is too slow.
+        # Flow control is ours: the session's send bound decides when a reader is too slow.
         return None
 
     def resume_writing(self) -> None:
@@ -139,24 +163,27 @@ class FeedSocketProtocol(asyncio.Protocol):
     # -- the session's Sink -------------------------------------------------------------------
 
     def send(self, events: Sequence[Event]) -> None:
-        self._send(b"".join(event.ws_frame for event in events))
+        self._write(b"".join(event.ws_frame for event in events))
 
     def push(self, event: Event) -> int:
         # The hot path: one write of the frame built once per process, no checks the
-        # session has not made (it stops pushing once it is closing).
+        # session has not made (it stops pushing once it is closing, and it is closed
+        # before the library's own close frames go out: see _flush).
         transport = self.transport
         assert transport is not None
         transport.write(event.ws_frame)
         return transport.get_write_buffer_size()
 
     def end(self, code: int, reason: str) -> None:
-        """Write the close frame; the peer gets one heartbeat to read what is buffered and
-        answer, then it is cut. Nothing more is written meanwhile, so memory stays within
-        the send bound."""
+        """Start the closing handshake with ``code``; the peer gets one heartbeat to read
+        what is buffered and answer, then it is cut. Nothing more is written meanwhile, so
+        memory stays within the send bound."""
         if self._closing or self.transport is None or self.transport.is_closing():
             return
-        self._closing = True
-        self.transport.write(close_frame(code, reason))
+        if self._ws.state is not State.OPEN:
+            return  # the library already sent a close frame (answering the client's)
+        self._ws.send_close(code, fit_close_reason(reason))
+        self._flush()
         grace = self.state.settings.heartbeat_seconds if self.state else 25.0
         asyncio.get_running_loop().call_later(grace, self._abort)
 
@@ -169,84 +196,127 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     # -- handshake ------------------------------------------------------------------------
 
-    def _handshake(self, request: bytes, rest: bytes) -> None:
-        head = request.decode("latin-1").split("\r\n")
-        try:
-            method, target, _version = head[0].split(" ", 2)
-        except ValueError:
-            self._http_error(400, "malformed request line")
+    def _receive_request(self, data: bytes) -> None:
+        """Opening handshake: the library parses the request; once it is answered with 101,
+        a fresh protocol object in the OPEN state parses the frames (the handshake one keeps
+        the request's headers alive in its parser, a few KiB per reader)."""
+        self._buffer += data
+        ws = self._ws
+        ws.receive_data(data)
+        events = ws.events_received()
+        if not events:
+            self._request_incomplete()
             return
-        path, _, query = target.partition("?")
+        request = events[0]
+        assert isinstance(request, Request)
+        raw = bytes(self._buffer)
+        self._buffer.clear()
+        ws.data_to_send()  # pongs to frames sent before our answer: not answered
+        if self._handshake(request, raw):
+            self._ws = self._new_protocol(State.OPEN)
+            rest = raw[raw.index(b"\r\n\r\n") + 4 :]
+            if rest:  # frames that did not wait for the 101 (RFC 6455 §4.1 says wait)
+                self.data_received(rest)
+
+    def _request_incomplete(self) -> None:
+        """No complete request head yet: wait for more, or answer what the library refused
+        (it writes 414/431 itself for an oversized line or too many headers; a request it
+        cannot parse at all gets 400 here)."""
+        ws = self._ws
+        if ws.handshake_exc is None:
+            if len(self._buffer) > MAX_HANDSHAKE:
+                self._http_error(431, "request headers too large")
+            return
+        self._buffer.clear()
+        if any(ws.writes):
+            self._closing = True
+            self._flush()
+            return
+        cause = ws.handshake_exc.__cause__ or ws.handshake_exc
+        self._http_error(400, f"malformed HTTP request: {cause}")
+
+    def _handshake(self, request: Request, raw: bytes) -> bool:
+        """Answer the opening handshake; True once the connection is a live stream."""
+        path, _, query = request.path.partition("?")
+        # Decoded exactly once, as the ASGI path is; the slug is not decoded again.
         match = FEED_PATH.match(unquote(path))
         if match is None or self.state is None:
-            self._hand_over(request + rest)
-            return
-        headers: list[tuple[bytes, bytes]] = []
-        for line in head[1:]:
-            if not line:
-                continue
-            name, _, value = line.partition(":")
-            headers.append(
-                (name.strip().lower().encode("latin-1"), value.strip().encode("latin-1"))
+            assert self.transport is not None
+            uvicorn_bridge.hand_over(
+                self.transport,
+                raw,
+                config=self._config,
+                server_state=self._server_state,
+                app_state=self._app_state,
             )
-        lookup = {name: value for name, value in headers}
-        key = lookup.get(b"sec-websocket-key")
-        if (
-            method != "GET"
-            or b"websocket" not in lookup.get(b"upgrade", b"").lower()
-            or lookup.get(b"sec-websocket-version") != b"13"
-            or not key
-        ):
-            self._http_error(400, "not a valid WebSocket upgrade request")
-            return
+            return False
+        ws = self._ws
+        versions = request.headers.get_all("Sec-WebSocket-Version")
+        if versions and versions != ["13"]:
+            # RFC 6455 §4.4: say which version this server speaks.
+            response = ws.reject(426, "unsupported WebSocket version: this server speaks 13\n")
+            response.headers["Sec-WebSocket-Version"] = "13"
+            self._refuse(response)
+            return False
+        response = ws.accept(request)
+        if response.status_code != 101:
+            self._refuse(response)
+            return False
         since: int | None = None
         raw_since = parse_qs(query).get("since", [None])[0]
         if raw_since is not None:
             try:
                 since = int(raw_since)
             except ValueError:
-                self._http_error(400, "since must be an integer rev")
-                return
+                self._refuse(ws.reject(400, "since must be an integer rev\n"))
+                return False
         assert self.transport is not None
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in request.headers.raw_items()
+        ]
         http = HTTPConnection(
             {
                 "type": "websocket",
                 "path": path,
                 "headers": headers,
-                "client": self._client_address(lookup),
+                "client": self._client_address(request),
                 "query_string": query.encode(),
             }
         )
         self.session = app_session(
             self.state,
             http,
-            unquote(match.group(1)),
+            match.group(1),
             self,
             metrics=self._metrics,
             transport="websocket",
         )
         self._upgraded = True
-        self.transport.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + _accept_key(key) + b"\r\n\r\n"
-        )
-        self._server_state.connections.add(self)
+        del response.headers["Date"]  # one formatted date per reader is wasted work
+        ws.send_response(response)
+        self._flush()
+        uvicorn_bridge.track(self._server_state, self)
         self.open_connections.add(self)
         self._ensure_sweeper(self.state.settings.heartbeat_seconds)
-        if rest:
-            self._buffer += rest
         task = asyncio.get_running_loop().create_task(self._open(since))
-        self._server_state.tasks.add(task)
-        task.add_done_callback(self._server_state.tasks.discard)
+        uvicorn_bridge.run_task(self._server_state, task)
+        return True
 
-    def _client_address(self, lookup: dict[bytes, bytes]) -> tuple[str, int]:
+    def _refuse(self, response: Response) -> None:
+        """Send a handshake refusal (an HTTP response) and close."""
+        self._ws.send_response(response)
+        self._closing = True
+        self._flush()
+
+    def _client_address(self, request: Request) -> tuple[str, int]:
         assert self.transport is not None
         peer = self.transport.get_extra_info("peername") or ("unknown", 0)
         host, port = str(peer[0]), int(peer[1])
         # Behind a trusted proxy, the client is the last address it appended.
-        forwarded = lookup.get(b"x-forwarded-for")
+        forwarded = request.headers.get("X-Forwarded-For")
         if forwarded and _trusted(host, str(getattr(self._config, "forwarded_allow_ips", ""))):
-            host = forwarded.decode("latin-1").split(",")[-1].strip() or host
+            host = forwarded.split(",")[-1].strip() or host
         return host, port
 
     async def _open(self, since: int | None) -> None:
@@ -257,64 +327,73 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     # -- incoming frames ------------------------------------------------------------------
 
-    def _read_frames(self) -> None:
-        buffer = self._buffer
-        limit = self.state.settings.client_max_message_bytes if self.state else 4096
-        while len(buffer) >= 2:
-            first, second = buffer[0], buffer[1]
-            opcode = first & 0x0F
-            masked = second & 0x80
-            length = second & 0x7F
-            offset = 2
-            if length == 126:
-                if len(buffer) < 4:
-                    return
-                length = struct.unpack_from("!H", buffer, 2)[0]
-                offset = 4
-            elif length == 127:
-                if len(buffer) < 10:
-                    return
-                length = struct.unpack_from("!Q", buffer, 2)[0]
-                offset = 10
-            if not masked:
-                self._fail(CLOSE_PROTOCOL_ERROR, "client frames must be masked")
-                return
-            if length > limit:
-                self._fail(CLOSE_TOO_BIG, "frame too large")
-                return
-            end = offset + 4 + length
-            if len(buffer) < end:
-                return
-            mask = bytes(buffer[offset : offset + 4])
-            payload = bytes(buffer[offset + 4 : end])
-            del buffer[:end]
-            self._on_frame(opcode, payload, mask)
-
-    def _on_frame(self, opcode: int, payload: bytes, mask: bytes) -> None:
-        if opcode == OP_PING:
-            self._send(frame(OP_PONG, _unmask(payload, mask)))
-        elif opcode == OP_CLOSE:
-            if not self._closing:
-                code = (
-                    struct.unpack("!H", _unmask(payload, mask)[:2])[0]
-                    if len(payload) >= 2
-                    else 1000
-                )
-                self._closing = True
-                self._send(close_frame(code if 1000 <= code < 5000 else 1000))
-            # Handshake complete: close after flushing (our echo is in the buffer).
-            if self.transport is not None:
-                self.transport.close()
-            self._teardown()
-        elif (
-            opcode in (OP_TEXT, OP_BINARY, OP_CONT)
-            and not self._closing
-            and self.session is not None
-        ):
+    def _on_frame(self, event: Frame) -> None:
+        """One frame the library parsed and accepted (it answers pings and closes itself;
+        pings are counted as their pongs are written, in :meth:`_flush`)."""
+        opcode = event.opcode
+        if opcode is Opcode.CLOSE or opcode is Opcode.PING or self._closing:
+            return  # once closing, the client's frames only await its close frame
+        if opcode is Opcode.TEXT:
+            self._text = codecs.getincrementaldecoder("utf-8")()
+            self._check_text(event)
+        elif opcode is Opcode.CONT:
+            self._check_text(event)
+        if self.session is not None:
             # Past the flood limit the session closes (1008); keep reading: the client's
             # answering close frame may be right behind.
             self.session.client_message()
-        # Pongs only prove liveness, which data_received already noted.
+
+    def _check_text(self, event: Frame) -> None:
+        decoder = self._text
+        if decoder is None:
+            return  # a continuation of a binary message
+        try:
+            decoder.decode(event.data, final=event.fin)
+        except UnicodeDecodeError:
+            self._text = None
+            if self._ws.state is State.OPEN:
+                self._ws.fail(CLOSE_INVALID_DATA, "invalid UTF-8 in a text message")
+            return
+        if event.fin:
+            self._text = None
+
+    def _flush(self) -> None:
+        """Write what the library produced (handshake response, pongs, close frames).
+
+        Nothing after our close frame. Each pong counts its ping against the flood limit,
+        and a pong that would take the unsent bytes past the send bound cuts the reader off
+        instead (4008). A close frame of the library's own (an answer to the client's, or a
+        protocol error) closes the session first, so no event is pushed after it. The
+        library's end-of-stream closes the transport (once the kernel took what is
+        buffered)."""
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self._ws.data_to_send():
+            if not data:  # SEND_EOF
+                self._closing = True
+                transport.close()
+                self._teardown()
+                return
+            if not self._upgraded:
+                transport.write(data)  # a handshake response
+                continue
+            if self._closing:
+                continue
+            first = data[0]
+            if first == _PONG_FRAME_START:
+                if self.session is not None:
+                    self.session.client_message()
+                if self._closing:
+                    continue  # that ping was one too many: the 1008 is out instead
+                if transport.get_write_buffer_size() + len(data) > self._limit():
+                    self._close(SLOW_READER.code, SLOW_READER.reason)
+                    continue
+            elif first == _CLOSE_FRAME_START:
+                self._closing = True
+                if self.session is not None:
+                    self.session.close(*_close_of(data))
+            transport.write(data)
 
     # -- keepalive --------------------------------------------------------------------------
 
@@ -327,32 +406,28 @@ class FeedSocketProtocol(asyncio.Protocol):
     async def _sweep(cls, interval: float) -> None:
         """One loop per process: ping connections quiet for a heartbeat; drop those that
         stay quiet for another (a pong, or anything else received, counts as life)."""
-        ping = frame(OP_PING, b"lf")
         while cls.open_connections:
             await asyncio.sleep(interval)
             for connection in list(cls.open_connections):
                 connection._idle_sweeps += 1
                 if connection._idle_sweeps >= 2:
                     connection._abort()
-                elif not connection._closing:
-                    connection._send(ping)
+                else:
+                    connection._write(_PING)
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _send(self, data: bytes) -> None:
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+    def _limit(self) -> int:
+        return self.state.settings.send_buffer_bytes if self.state else 1 << 20
 
-    def _fail(self, code: int, reason: str) -> None:
-        """Unparseable input (unmasked or oversized frame): send the close frame, flush it,
-        and end the connection — what follows in the stream cannot be framed."""
-        self._close(code, reason)
-        self._buffer.clear()
-        if self.transport is not None:
-            self.transport.close()
-        self._teardown()
+    def _write(self, data: bytes) -> None:
+        """Write pre-built frames, unless our close frame is already out."""
+        transport = self.transport
+        if data and not self._closing and transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def _abort(self) -> None:
+        self._closing = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()
         self._teardown()
@@ -361,30 +436,29 @@ class FeedSocketProtocol(asyncio.Protocol):
         """The transport is gone (or going): the session undoes what it did, once; safe
         to call repeatedly."""
         self.open_connections.discard(self)
-        self._server_state.connections.discard(self)
+        uvicorn_bridge.untrack(self._server_state, self)
         if self.session is not None:
             self.session.transport_closed()
 
     def _http_error(self, status: int, message: str) -> None:
+        """Refuse a request the library could not parse (it wrote no response for it)."""
         assert self.transport is not None
-        body = message.encode()
+        self._closing = True
+        body = message.encode(errors="replace") + b"\n"
+        phrase = HTTPStatus(status).phrase.encode()
         self.transport.write(
-            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n%s" % (status, b"Bad Request", len(body), body)
+            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, phrase, len(body), body)
         )
         self.transport.close()
 
-    def _hand_over(self, data: bytes) -> None:
-        """Not a feed stream: let uvicorn's own WebSocket protocol (and the ASGI app) serve it."""
-        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-        assert self.transport is not None
-        protocol = WebSocketsSansIOProtocol(
-            config=self._config, server_state=self._server_state, app_state=self._app_state
-        )
-        protocol.connection_made(self.transport)
-        protocol.data_received(data)
-        self.transport.set_protocol(protocol)
+def _close_of(close_frame: bytes) -> tuple[int, str]:
+    """(code, reason) of a close frame the library wrote (1005 when it carries none)."""
+    payload = close_frame[2:]  # our frames are unmasked and their payload is under 126
+    if len(payload) < 2:
+        return 1005, ""
+    return int.from_bytes(payload[:2], "big"), payload[2:].decode(errors="replace")
 
 
 @functools.lru_cache(maxsize=8)
@@ -410,13 +484,3 @@ def _trusted(host: str, setting: str) -> bool:
     except ValueError:
         return False
     return any(address in network for network in networks)
-
-
-def _unmask(payload: bytes, mask: bytes) -> bytes:
-    if not payload:
-        return payload
-    # XOR with the repeated 4-byte mask, done as one big-integer operation.
-    repeated = (mask * (len(payload) // 4 + 1))[: len(payload)]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
-        len(payload), "big"
-    )
