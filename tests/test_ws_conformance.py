@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 from urllib.parse import quote
 
+import httpx
 import psutil
 import pytest
 
@@ -507,3 +509,58 @@ def test_clients_vanishing_mid_open_release_their_place(capped_server: LivefeedS
             return True
 
     assert wait_until(two_readers_admitted, timeout=15, message="both places released")
+
+
+# ---------------------------------------------------------------------------------------
+# Nothing after the close frame, even when SIGTERM races the opening of streams
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_frame_follows_the_1012_when_sigterm_races_opening_streams(engine: str) -> None:
+    """40 readers resume with ``since=0`` (a catch-up read each) while SIGTERM arrives: a
+    reader gets hello/catch-up and then 1012, or 1012 alone — never a frame after the 1012
+    (Chromium reports such a close as 1006)."""
+    server = _start(engine, LIVEFEED_DRAIN_SECONDS="0")
+    try:
+        for n in range(30):
+            with httpx.Client(base_url=server.base_url) as http:
+                posted = http.post(
+                    "/api/feeds/demo/entries",
+                    json={"body": f"entry {n} " + "words " * 50},
+                    headers={"Authorization": "Bearer test-admin-token"},
+                )
+                assert posted.status_code == 201, posted.text
+        request = handshake_request(server.host, server.port, "/ws/feeds/demo?since=0")
+        settled = [client(server, timeout=30) for _ in range(10)]
+        for reader in settled:
+            reader.open("/ws/feeds/demo?since=0")  # live before SIGTERM: 1012 for sure
+        racing = [client(server, timeout=30) for _ in range(40)]
+        for reader in racing:
+            reader.send(request)
+        # The first racer answered: the others are being opened (catch-up reads) now.
+        first = racing[0].read_response()
+        stopping = threading.Thread(target=server.terminate, args=(20,))
+        stopping.start()
+        closes: list[int | None] = []
+        for reader in settled + racing:
+            with reader:
+                try:
+                    response = first if reader is racing[0] else None
+                    if reader not in settled and response is None:
+                        response = reader.read_response()
+                except (EOFError, ConnectionResetError):
+                    continue  # not answered before the process stopped
+                if response is not None and response.status != 101:
+                    assert response.status == 503, response
+                    continue
+                frame, _before = reader.read_until_close()
+                closes.append(frame.close_code)
+                assert reader.at_eof(), f"bytes after the close frame: {bytes(reader.buffer)!r}"
+        stopping.join()
+        assert len(closes) >= len(settled)
+        assert set(closes) == {1012}, closes
+        log = server.log_text()
+        assert "Traceback" not in log, log[-4000:]
+    finally:
+        server.close()

@@ -80,7 +80,9 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
       the connection instead (4008), and nothing is written after a close frame;
     - text messages are checked as UTF-8 frame by frame, and fail with 1007 (uvicorn logs a
       traceback for them and checks only whole messages);
-    - close reasons are cut to 123 bytes on a character boundary.
+    - close reasons are cut to 123 bytes on a character boundary;
+    - a handshake still in progress when the server shuts down gets 503 with
+      ``Retry-After`` (uvicorn answers 500), so a client retries elsewhere.
     """
 
     def __init__(
@@ -123,6 +125,19 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
         response = self.conn.reject(426, "unsupported WebSocket version: this server speaks 13\n")
         response.headers["Sec-WebSocket-Version"] = "13"
         self.handshake_initiated = self.handshake_complete = self.close_sent = True
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
+
+    def shutdown(self) -> None:
+        if self.handshake_complete or self.initial_response is not None:
+            super().shutdown()
+            return
+        # As uvicorn's own refusal (a 500) does: the flags stay, so an accept the app sends
+        # later finds the transport closing and is dropped.
+        self.stop_keepalive()
+        response = self.conn.reject(503, "server restarting: reconnect\n")
+        response.headers["Retry-After"] = "1"
         self.conn.send_response(response)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
@@ -248,6 +263,8 @@ def check_compatible() -> list[str]:
         "handle_ping",
         "handle_parser_exception",
         "send",
+        "shutdown",
+        "stop_keepalive",
     ):
         if not callable(getattr(WebSocketsSansIOProtocol, method, None)):
             problems.append(f"WebSocketsSansIOProtocol.{method} is missing")
@@ -261,6 +278,7 @@ def check_compatible() -> list[str]:
         "self.read_paused",
         "self.close_timer",
         "self.close_timeout",
+        "self.initial_response",
         "self.loop",
     ):
         if attribute + " " not in init_source and attribute + ":" not in init_source:
