@@ -4,6 +4,8 @@ file, the CLI run against the same database, admin API calls, and the French fix
 from __future__ import annotations
 
 import re
+import shutil
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -49,14 +51,29 @@ def fixture_days() -> list[Day]:
 class ReaderSite:
     """A livefeed server (SQLite file + in-process broker) and the CLI on the same data."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str] | None = None) -> None:
         self.db = tmp / "reader.db"
         self.server = LivefeedServer(
             {
                 "LIVEFEED_DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
                 "LIVEFEED_ADMIN_TOKEN": ADMIN_TOKEN,
+                **(env or {}),
             }
         )
+
+    def snapshot(self, target: Path) -> None:
+        """A consistent copy of the database as it is now (SQLite's online backup)."""
+        with sqlite3.connect(self.db) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+
+    def restore(self, snapshot: Path) -> None:
+        """Stop the server, put ``snapshot`` back as its database (as an operator restoring a
+        backup would), and start it again on the same port."""
+        self.server.terminate()
+        for leftover in (self.db.with_name(self.db.name + s) for s in ("-wal", "-shm")):
+            leftover.unlink(missing_ok=True)
+        shutil.copyfile(snapshot, self.db)
+        self.server.start()
 
     def start(self) -> ReaderSite:
         self.server.start()
