@@ -30,8 +30,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from app import pages
 from app.deps import SettingsDep, StateDep, StoreDep
 from app.page_cache import not_modified
-from app.schemas import Feed, is_valid_slug
-from app.templating import STATIC_DIR, not_found_page
+from app.schemas import MAX_ID, is_valid_slug
+from app.templating import STATIC_DIR, frame_ancestors, not_found_page
 from app.timeline import MAX_LIMIT
 
 router = APIRouter(tags=["embeds"])
@@ -60,14 +60,6 @@ def snippet(public_url: str, slug: str) -> str:
     )
 
 
-def frame_ancestors(feed: Feed) -> str:
-    """``*`` for a feed embeddable anywhere, else itself plus its allowed origins."""
-    origins = feed.allowed_origins
-    if not origins or "*" in origins:
-        return "frame-ancestors *"
-    return "frame-ancestors 'self' " + " ".join(origins)
-
-
 # -- /embed/{slug} -----------------------------------------------------------------------------
 
 
@@ -78,7 +70,7 @@ async def embed_page(
     request: Request,
     slug: str,
     state: StateDep,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: int = DEFAULT_EMBED_LIMIT,
     theme: str = "auto",
 ) -> Response:

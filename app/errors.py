@@ -69,7 +69,37 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        # Answered outside every middleware (Starlette's ServerErrorMiddleware): say it here.
+        return JSONResponse(
+            {"detail": "internal error"}, status_code=500, headers={NOSNIFF[0]: NOSNIFF[1]}
+        )
+
+
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
+_NOSNIFF_RAW = (b"x-content-type-options", b"nosniff")
+
+
+class NoSniff:
+    """Add ``X-Content-Type-Options: nosniff`` to every HTTP response that lacks it, so a
+    browser never reinterprets an API answer or an error body as another type."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == _NOSNIFF_RAW[0] for name, _value in headers):
+                    headers.append(_NOSNIFF_RAW)
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 class BodySizeLimit:
@@ -141,6 +171,7 @@ async def _reject(send: Send, status: int, detail: str) -> None:
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
+                _NOSNIFF_RAW,
                 (b"content-length", b"%d" % len(body)),
             ],
         }

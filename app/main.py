@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         ],
     )
+    app.add_middleware(errors.NoSniff)
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)  # the request id covers all the app does

@@ -22,10 +22,11 @@ from app import page_cache, timeline
 from app.deps import SettingsDep, StateDep, StoreDep
 from app.media.storage import media_csp
 from app.page_cache import READER_TEMPLATE, cached_response
-from app.schemas import Entry, Feed
+from app.schemas import MAX_ID, Entry, Feed
 from app.state import AppState
 from app.store import InvalidCursor
-from app.templating import CSP, HTML_TYPE, not_found_page, templates
+from app.templating import CSP, HTML_TYPE, frame_ancestors, not_found_page, templates
+from app.text import strip_forbidden
 from app.timeline import DEFAULT_LIMIT, MAX_LIMIT
 from app.watched import current_feed
 
@@ -88,9 +89,10 @@ async def render_timeline_page(
             .get_template(template)
             .render(tl=tl, url=url, json_ld=ld, og_image=image, **extra)
         )
-        return html.encode(), page.rev == feed.rev == key_rev
+        # Text stored before control characters were refused must not break the page.
+        return strip_forbidden(html).encode(), page.rev == feed.rev == key_rev
 
-    page_headers = {"Content-Security-Policy": CSP, **(headers or {})}
+    page_headers = {"Content-Security-Policy": f"{CSP}; {frame_ancestors(feed)}", **(headers or {})}
     page_headers["Content-Security-Policy"] = media_csp(
         page_headers["Content-Security-Policy"], state.settings
     )
@@ -150,7 +152,9 @@ async def reader_page(
     request: Request,
     slug: str,
     state: StateDep,
-    before: int | None = Query(None, ge=1, description="Show entries older than this id"),
+    before: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Show entries older than this id"
+    ),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> Response:
     return await render_timeline_page(

@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
+
+from app.text import check_text
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
 
 
+#: Entry ids are 32-bit (INTEGER on SQLite and PostgreSQL); revs are 64-bit.
+MAX_ID = 2**31 - 1
+MAX_REV = 2**63 - 1
+
+# Any feed time zone can show a moment in this range (UTC ± 14 h stays within years 1–9999).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 def _check_aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise ValueError("datetime must include a UTC offset, e.g. 2024-06-24T09:30:00+02:00")
+    try:
+        in_range = EARLIEST <= value.astimezone(UTC) < LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ValueError("datetime out of range: use a moment between 0001-01-02 and 9999-12-30")
     return value
 
 
@@ -50,7 +77,20 @@ Slug = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64, pattern=SLUG_PATTERN),
 ]
-AwareDatetime = Annotated[datetime, AfterValidator(_check_aware)]
+
+
+def _require_iso_string(value: object) -> object:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an ISO 8601 string like 2024-06-24T09:30:00+02:00, not a number")
+
+
+# An ISO 8601 string only, never a number read as a Unix time.
+AwareDatetime = Annotated[
+    datetime, BeforeValidator(_require_iso_string), AfterValidator(_check_aware)
+]
+StrictBool = Annotated[bool, Strict()]
+CleanText = AfterValidator(check_text)
 LocaleTag = Annotated[
     str, StringConstraints(min_length=2, max_length=35), AfterValidator(_check_locale)
 ]
@@ -58,9 +98,15 @@ TimeZoneName = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_timezone)
 ]
 Origin = Annotated[str, AfterValidator(_check_origin)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Author = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), CleanText]
+Author = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), CleanText]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), CleanText]
+TokenName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), CleanText
+]
 FeedStatus = Literal["live", "ended"]
 
 
@@ -167,19 +213,19 @@ class LinkCardCreate(_Input):
 
 
 class EntryCreate(_Input):
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    body: Body
     author: Author | None = None
-    pinned: bool = False
-    key_event: bool = False
+    pinned: StrictBool = False
+    key_event: StrictBool = False
     published_at: AwareDatetime | None = None
     media: MediaList = Field(default_factory=list, description="Ids of uploaded media, in order.")
 
 
 class EntryUpdate(_Input):
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = None
+    body: Body | None = None
     author: Author | None = None
-    pinned: bool | None = None
-    key_event: bool | None = None
+    pinned: StrictBool | None = None
+    key_event: StrictBool | None = None
     published_at: AwareDatetime | None = None
     media: MediaList | None = Field(default=None, description="Replaces the entry's media.")
 
@@ -214,9 +260,7 @@ class ChangesPage(BaseModel):
 
 
 class TokenCreate(_Input):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
-        "reporter"
-    )
+    name: TokenName = "reporter"
 
 
 class TokenCreated(BaseModel):

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.deps import PrincipalDep, SettingsDep
 from app.media.storage import media_csp
-from app.render import render_markdown
+from app.render import render_markdown_off_loop
+from app.schemas import CleanText
 from app.templating import CSP, templates
 
 router = APIRouter()
@@ -33,7 +34,7 @@ class WhoAmI(BaseModel):
 class PreviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Annotated[str, StringConstraints(max_length=1_000_000)]
+    body: Annotated[str, StringConstraints(max_length=1_000_000), CleanText]
 
 
 class PreviewResponse(BaseModel):
@@ -54,7 +55,7 @@ async def preview(
     limit = settings.max_entry_body_chars
     if len(data.body) > limit:
         raise HTTPException(413, f"entry body is {len(data.body)} characters; the limit is {limit}")
-    return PreviewResponse(html=render_markdown(data.body))
+    return PreviewResponse(html=await render_markdown_off_loop(data.body))
 
 
 @router.api_route("/studio", methods=["GET", "HEAD"], include_in_schema=False)

@@ -30,6 +30,7 @@ from starlette.types import Scope
 
 from app import timeline
 from app.live import close_codes
+from app.schemas import Feed
 from app.timeline import DEFAULT_LIMIT
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -45,6 +46,19 @@ CSP = (
     "media-src 'self' https:; connect-src 'self'; frame-src https:; base-uri 'none'; "
     "form-action 'self'; object-src 'none'"
 )
+
+
+def frame_ancestors(feed: Feed) -> str:
+    """CSP ``frame-ancestors`` of a feed's pages (reader page and embed alike, so a site that
+    may not embed a feed cannot frame its reader page instead): ``*`` for a feed embeddable
+    anywhere, else the page's own origin plus the feed's ``allowed_origins``.
+
+    ``X-Frame-Options`` cannot name other origins (``ALLOW-FROM`` is obsolete), so it is not
+    sent: every current browser obeys ``frame-ancestors``."""
+    origins = feed.allowed_origins
+    if not origins or "*" in origins:
+        return "frame-ancestors *"
+    return "frame-ancestors 'self' " + " ".join(origins)
 
 
 @cache

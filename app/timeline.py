@@ -31,6 +31,7 @@ from markupsafe import Markup
 
 from app.media.html import eager as eager_media
 from app.schemas import Entry, Feed, MediaItem
+from app.text import strip_forbidden
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DEFAULT_LOCALE = "en_GB"
@@ -389,7 +390,8 @@ def atom_feed(feed: Feed, entries: Sequence[Entry], public_url: str) -> bytes:
     def sub(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
         el = ET.SubElement(parent, f"{{{ATOM_NS}}}{name}", attrs)
         if text is not None:
-            el.text = text
+            # Text stored before control characters were refused must not break the XML.
+            el.text = strip_forbidden(text)
         return el
 
     url = feed_url(public_url, feed.slug)

@@ -7,7 +7,11 @@ Bounds on waits are generous (the machine is shared); the server-side timeouts a
 
 from __future__ import annotations
 
+import http.client
+import json
+import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -234,3 +238,100 @@ def test_trusted_proxy_is_exempt_from_the_per_address_cap(
     finally:
         for sock in held:
             sock.close()
+
+
+def _exchange(sock: socket.socket, request: bytes) -> tuple[int, bytes]:
+    """Send one request on a kept-alive connection; return (status, head) of its response."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection after {request[:60]!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-body"
+        rest += chunk
+    assert len(rest) == length, "unexpected bytes after the response"
+    return _status(head), head
+
+
+def test_a_4xx_keeps_the_connection_alive(server: LivefeedServer) -> None:
+    def post(path: bytes, body: bytes, token: bool = True) -> bytes:
+        auth = b"Authorization: Bearer test-admin-token\r\n" if token else b""
+        return (
+            b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s"
+            b"Content-Length: %d\r\n\r\n%s" % (path, auth, len(body), body)
+        )
+
+    bad_requests = [
+        b"GET /feeds/a%00b HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /api/feeds/demo/entries?before=9223372036854775808 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /api/feeds/demo/entries/2147483648 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /api/feeds/demo/changes?since=99999999999999999999 HTTP/1.1\r\nHost: x\r\n\r\n",
+        post(
+            b"/api/feeds/demo/entries",
+            b'{"body": "x", "published_at": "9999-12-31T23:59:59-12:00"}',
+        ),
+        post(b"/api/feeds/demo/entries", b'{"body": "a\\u0000"}'),
+        post(b"/api/feeds/demo/entries", b'{"body": "x", "published_at": 1719213000.5}'),
+        post(b"/api/feeds", b"{", token=False),
+    ]
+    with _connect(server) as sock:
+        for request in bad_requests:
+            status, head = _exchange(sock, request)
+            assert 400 <= status < 500, (request[:80], status)
+            assert b"nosniff" in head.lower(), head
+            assert b"connection: close" not in head.lower()
+        status, _head = _exchange(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 200
+
+
+def test_healthz_answers_while_large_bodies_are_rendered(
+    livefeed_factory: Callable[..., LivefeedServer],
+) -> None:
+    # Bodies 8x the default size limit, so that rendering each takes seconds of CPU: on the
+    # event loop, /healthz waited for them (seconds); off it, it answers at once.
+    app = livefeed_factory(
+        {"LIVEFEED_MAX_ENTRY_BODY_CHARS": "400000", "LIVEFEED_MAX_REQUEST_BYTES": "4000000"}
+    )
+    body = json.dumps({"body": ("*a* **b** [x](http://e.com) - c\n" * 13_000)[:400_000]})
+    done: list[int] = []
+
+    def post() -> None:
+        conn = http.client.HTTPConnection(app.host, app.port, timeout=120)
+        conn.request(
+            "POST",
+            "/api/feeds/demo/entries",
+            body,
+            {"Authorization": "Bearer test-admin-token", "Content-Type": "application/json"},
+        )
+        done.append(conn.getresponse().status)
+        conn.close()
+
+    writers = [threading.Thread(target=post) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    slowest = 0.0
+    samples = 0
+    conn = http.client.HTTPConnection(app.host, app.port, timeout=60)
+    try:
+        while len(done) < len(writers):
+            started = time.monotonic()
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read() == b'{"status":"ok"}'
+            if len(done) < len(writers):  # a render was still running throughout
+                slowest = max(slowest, time.monotonic() - started)
+                samples += 1
+            time.sleep(0.05)
+    finally:
+        conn.close()
+        for writer in writers:
+            writer.join()
+    assert done == [201] * 4
+    # Generous (shared machine); the loop-bound renders took seconds per request.
+    assert slowest < 1.0, f"/healthz took {slowest:.2f}s while bodies were rendered"
+    assert samples >= 5, "the renders finished before /healthz could be measured"
+    assert "Traceback" not in app.log_text()

@@ -8,18 +8,28 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.deps import HubDep, ReporterDep, SettingsDep, StoreDep
-from app.schemas import SLUG_PATTERN, ChangesPage, Entry, EntryCreate, EntryPage, EntryUpdate
+from app.schemas import (
+    MAX_ID,
+    MAX_REV,
+    SLUG_PATTERN,
+    ChangesPage,
+    Entry,
+    EntryCreate,
+    EntryPage,
+    EntryUpdate,
+)
 from app.store import NotFound
 
 router = APIRouter(prefix="/api/feeds/{slug}", tags=["entries"])
 
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)]
-EntryIdPath = Annotated[int, Path(ge=1, le=2**53)]
+EntryIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
         min_length=1,
         max_length=200,
+        pattern=r"^[\x20-\x7e]+$",
         description="Retries with the same key return the first result, never a second entry.",
     ),
 ]
@@ -88,7 +98,7 @@ async def list_entries(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before: Annotated[
-        int | None, Query(ge=1, description="next_before of the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="next_before of the previous page")
     ] = None,
 ) -> EntryPage:
     return await store.list_entries(slug, limit=limit, before=before)
@@ -98,7 +108,9 @@ async def list_entries(
 async def list_changes(
     slug: SlugPath,
     store: StoreDep,
-    since: Annotated[int, Query(ge=0, description="The rev you have; events after it follow.")],
+    since: Annotated[
+        int, Query(ge=0, le=MAX_REV, description="The rev you have; events after it follow.")
+    ],
     limit: Annotated[int, Query(ge=1, le=MAX_CHANGES)] = MAX_CHANGES,
 ) -> Response:
     """Every change after ``since`` in rev order (at most ``limit``; then ``rev`` is the last

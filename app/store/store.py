@@ -23,8 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.events import Change, EntryOp, entry_event, feed_event
-from app.render import render_entry_html
+from app.render import entry_html, render_markdown_off_loop
 from app.schemas import (
+    MAX_ID,
+    MAX_REV,
     Entry,
     EntryCreate,
     EntryPage,
@@ -36,6 +38,7 @@ from app.schemas import (
     MediaItem,
     MediaRef,
     MediaVariant,
+    is_valid_slug,
 )
 from app.store.engine import WRITE_OPTION
 from app.store.errors import Conflict, InvalidCursor, InvalidMedia, NotFound
@@ -201,6 +204,8 @@ class Store:
     async def _feed_row(self, conn: AsyncConnection, slug: str, *, lock: bool = False) -> Row[Any]:
         """The feed's row; ``lock=True`` (every write) takes the feed's row lock first, so
         a writer reads nothing of the feed before the previous writer has committed."""
+        if not is_valid_slug(slug):  # e.g. a NUL, which PostgreSQL refuses to compare
+            raise NotFound(f"feed {slug!r} not found")
         query = select(feeds).where(feeds.c.slug == slug)
         if lock:
             query = query.with_for_update()  # PostgreSQL; SQLite's BEGIN IMMEDIATE suffices
@@ -210,6 +215,8 @@ class Store:
         return row
 
     async def get_feed(self, slug: str) -> Feed | None:
+        if not is_valid_slug(slug):
+            return None
         async with self._read() as conn:
             row = (await conn.execute(select(feeds).where(feeds.c.slug == slug))).first()
         return _feed_from_row(row) if row is not None else None
@@ -336,9 +343,12 @@ class Store:
         """Create an entry. With ``idempotency_key``, a repeat returns the first entry
         (and no change); the same key with a different body raises :class:`Conflict`."""
         request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+        body_html = await render_markdown_off_loop(data.body)  # before taking the write lock
         for _attempt in range(3):
             try:
-                return await self._create_entry(slug, data, idempotency_key, request_hash)
+                return await self._create_entry(
+                    slug, data, idempotency_key, request_hash, body_html
+                )
             except IntegrityError:
                 # A concurrent request with the same key won: loop to replay its result.
                 if idempotency_key is None:
@@ -346,7 +356,7 @@ class Store:
         raise Conflict("could not settle a concurrent request with the same Idempotency-Key")
 
     async def _create_entry(
-        self, slug: str, data: EntryCreate, key: str | None, request_hash: str
+        self, slug: str, data: EntryCreate, key: str | None, request_hash: str, body_html: str
     ) -> tuple[Entry, Change | None]:
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
@@ -373,6 +383,7 @@ class Store:
                 published_at=data.published_at or now,
                 author=data.author or None,
                 body=data.body,
+                body_html=body_html,
                 pinned=data.pinned,
                 key_event=data.key_event,
                 has_time=True,
@@ -392,9 +403,10 @@ class Store:
         return entry, change
 
     async def _insert_entry(
-        self, conn: AsyncConnection, feed: Row[Any], now: datetime, **fields: Any
+        self, conn: AsyncConnection, feed: Row[Any], now: datetime, body_html: str, **fields: Any
     ) -> tuple[Entry, Change]:
-        """Insert an entry at the feed's next rev and log its ``created`` event."""
+        """Insert an entry at the feed's next rev and log its ``created`` event. ``body_html``
+        is its Markdown rendered off the loop, before the transaction."""
         rev = await self._next_rev(conn, feed.id, now)
         entry_id = (
             await conn.execute(
@@ -403,9 +415,8 @@ class Store:
                     feed_id=feed.id,
                     rev=rev,
                     updated_at=now,
-                    html=render_entry_html(
-                        fields["body"],
-                        [MediaItem.model_validate(m) for m in fields.get("media", [])],
+                    html=entry_html(
+                        body_html, [MediaItem.model_validate(m) for m in fields.get("media", [])]
                     ),
                     deleted=False,
                     **fields,
@@ -437,6 +448,8 @@ class Store:
             await self._log(conn, feed.id, rev, entry_event("updated", entry), now)
 
     async def _entry(self, conn: AsyncConnection, feed: Row[Any], entry_id: int) -> Entry:
+        if not 0 < entry_id <= MAX_ID:
+            raise NotFound(f"entry {entry_id} not found in feed {feed.slug!r}")
         row = (
             await conn.execute(
                 select(entries).where(entries.c.id == entry_id, entries.c.feed_id == feed.id)
@@ -456,6 +469,7 @@ class Store:
     ) -> tuple[Entry, Change | None]:
         """Edit fields of a live (not deleted) entry; no-op edits take no rev."""
         fields = data.model_dump(exclude_unset=True)
+        body_html = await render_markdown_off_loop(data.body) if data.body is not None else None
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
             current = await self._entry(conn, feed, entry_id)
@@ -479,8 +493,10 @@ class Store:
             if not values:
                 return current, None
             if "body" in values or "media" in values:
-                values["html"] = render_entry_html(
-                    values.get("body", current.body),
+                if body_html is None or "body" not in values:
+                    body_html = await render_markdown_off_loop(current.body)
+                values["html"] = entry_html(
+                    body_html,
                     [MediaItem.model_validate(m) for m in values["media"]]
                     if "media" in values
                     else current.media,
@@ -532,6 +548,8 @@ class Store:
             feed = await self._feed_row(conn, slug)
             query = select(entries).where(entries.c.feed_id == feed.id, ~entries.c.deleted)
             if before is not None:
+                if not 0 < before <= MAX_ID:
+                    raise InvalidCursor(f"before={before} is not an entry of feed {slug!r}")
                 cursor = (
                     await conn.execute(
                         select(entries.c.published_at, entries.c.id).where(
@@ -693,6 +711,8 @@ class Store:
     # -- change log -----------------------------------------------------------------------
 
     async def current_rev(self, slug: str) -> int:
+        if not is_valid_slug(slug):
+            raise NotFound(f"feed {slug!r} not found")
         async with self._read() as conn:
             rev = (await conn.execute(select(feeds.c.rev).where(feeds.c.slug == slug))).first()
         if rev is None:
@@ -703,6 +723,7 @@ class Store:
         self, slug: str, since: int, *, limit: int
     ) -> tuple[int, list[tuple[int, bytes]]]:
         """(feed rev, up to ``limit`` logged events with rev > since, in rev order)."""
+        since = min(max(since, 0), MAX_REV)  # revs are 1…2^63-1: same answer, no overflow
         async with self._read() as conn:
             feed = await self._feed_row(conn, slug)
             rows = (
@@ -721,6 +742,7 @@ class Store:
         """Insert imported entries (oldest first) without clock times; skip already-imported
         ones (same ``import_key``). One transaction; returns the changes made."""
         made: list[Change] = []
+        rendered = [await render_markdown_off_loop(item.body) for item in items]
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
             known = set(
@@ -732,7 +754,7 @@ class Store:
                     )
                 ).scalars()
             )
-            for item in items:
+            for item, body_html in zip(items, rendered, strict=True):
                 if item.import_key in known:
                     continue
                 known.add(item.import_key)
@@ -743,6 +765,7 @@ class Store:
                     published_at=item.published_at,
                     author=None,
                     body=item.body,
+                    body_html=body_html,
                     pinned=False,
                     key_event=False,
                     has_time=False,
