@@ -91,6 +91,7 @@ AwareDatetime = Annotated[
 ]
 StrictBool = Annotated[bool, Strict()]
 CleanText = AfterValidator(check_text)
+CleanStr = Annotated[str, CleanText]
 LocaleTag = Annotated[
     str, StringConstraints(min_length=2, max_length=35), AfterValidator(_check_locale)
 ]
@@ -151,8 +152,8 @@ class Feed(BaseModel):
     allowed_origins: list[str]
 
 
-MediaText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-Credit = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+MediaText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), CleanText]
+Credit = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText]
 
 
 class MediaVariant(BaseModel):
@@ -209,7 +210,9 @@ MediaList = Annotated[list[int | MediaRef], Field(max_length=20)]
 
 
 class LinkCardCreate(_Input):
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000)]
+    url: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000), CleanText
+    ]
 
 
 class EntryCreate(_Input):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Path, UploadFile
 from app.deps import ReporterDep, SettingsDep, StateDep, StoreDep
 from app.media.library import StorageFailed
 from app.media.processing import BrokenImage, ImageRejected, ImageTooLarge, UnsupportedImage
-from app.schemas import SLUG_PATTERN, LinkCardCreate, MediaItem
+from app.schemas import SLUG_PATTERN, CleanStr, LinkCardCreate, MediaItem
 from app.store import NotFound
 
 router = APIRouter(prefix="/api/feeds/{slug}", tags=["media"])
@@ -45,9 +45,9 @@ async def upload_media(
     settings: SettingsDep,
     _who: ReporterDep,
     file: Annotated[UploadFile, File(description="JPEG, PNG, GIF or WebP")],
-    alt: Annotated[str | None, Form(max_length=1000)] = None,
-    caption: Annotated[str | None, Form(max_length=1000)] = None,
-    credit: Annotated[str | None, Form(max_length=200)] = None,
+    alt: Annotated[CleanStr | None, Form(max_length=1000)] = None,
+    caption: Annotated[CleanStr | None, Form(max_length=1000)] = None,
+    credit: Annotated[CleanStr | None, Form(max_length=200)] = None,
     decorative: Annotated[
         bool, Form(description='true: a purely decorative image, published with alt=""')
     ] = False,
