@@ -311,6 +311,11 @@ def test_healthz_answers_while_large_bodies_are_rendered(
         done.append(conn.getresponse().status)
         conn.close()
 
+    # One render alone, as the yardstick: on the loop, /healthz waited for whole renders.
+    started = time.monotonic()
+    post()
+    one_post = time.monotonic() - started
+    done.clear()
     writers = [threading.Thread(target=post) for _ in range(4)]
     for writer in writers:
         writer.start()
@@ -331,7 +336,11 @@ def test_healthz_answers_while_large_bodies_are_rendered(
         for writer in writers:
             writer.join()
     assert done == [201] * 4
-    # Generous (shared machine); the loop-bound renders took seconds per request.
-    assert slowest < 1.0, f"/healthz took {slowest:.2f}s while bodies were rendered"
+    # Relative to one render, so that load from other processes on this shared machine
+    # slows both sides alike: measured 2.7 s (loop-bound) vs 0.05-0.3 s here, with one post
+    # taking ~2 s on a quiet machine.
+    assert slowest < one_post / 2, (
+        f"/healthz took {slowest:.2f}s while bodies were rendered; one post takes {one_post:.2f}s"
+    )
     assert samples >= 5, "the renders finished before /healthz could be measured"
     assert "Traceback" not in app.log_text()
