@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.config",
             "app.schemas",
             "app.text",
+            "app.forwarded",
             "app.events",
             "app.render",
             "app.media.html",
