@@ -4,17 +4,23 @@ bytes arrive, and link cards that contact the provider only after the reader's c
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, Request
+from playwright.async_api import Page, Request, Route, expect
 
 from tests.media_support import (
     MediaBackend,
     OEmbedProvider,
     media_env,
     photo,
+    png_with_alpha,
 )
 from tests.support.services import LivefeedServer, wait_until_async
 
@@ -166,3 +172,126 @@ async def test_card_loads_nothing_third_party_until_clicked(
     assert await player.locator("#player").inner_text() == "PLAYING"
     assert [u.removeprefix(oembed_provider.base) for u in to_provider] == ["/player/7"]
     assert "Traceback" not in server.log_text()
+
+
+async def sign_in_to_feed(page: Page, server: LivefeedServer, slug: str) -> None:
+    await page.goto(f"{server.base_url}/studio")
+    await page.get_by_label("Reporter or admin token").fill(server.admin_token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#sd-app")).to_be_visible()
+    await page.get_by_label("Feed", exact=True).select_option(slug)
+    await expect(page.get_by_label("Feed", exact=True)).to_have_value(slug)
+
+
+async def test_studio_uploads_requires_alt_publishes_and_removes_media(
+    page: Page,
+    livefeed_factory: Callable[..., LivefeedServer],
+    media_backend: MediaBackend,
+) -> None:
+    server = start_site(livefeed_factory, media_backend)
+    await api(server, "POST", "/api/feeds", json={"slug": "desk", "title": "Desk"})
+    await sign_in_to_feed(page, server, "desk")
+
+    # File picker: two photos upload at once and show their thumbnails.
+    await page.locator("#sd-media-file").set_input_files(
+        [
+            {"name": "gate.jpg", "mimeType": "image/jpeg", "buffer": photo(1200, 800, 1)},
+            {"name": "logo.png", "mimeType": "image/png", "buffer": png_with_alpha()},
+        ]
+    )
+    items = page.locator(".sd-media-item")
+    await expect(items).to_have_count(2)
+    await expect(page.locator(".sd-media-item.is-done")).to_have_count(2, timeout=20_000)
+    for n in range(2):
+        thumb = items.nth(n).locator("img.sd-media-thumb")
+        await expect(thumb).to_have_attribute("src", re.compile(r"/(320|300)\.webp$"))
+
+    # Publishing without alt text is refused, clearly, on the empty field.
+    await page.locator("#sd-body").fill("From the gate")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#sd-compose-error")).to_contain_text("alt text")
+    first_alt = items.nth(0).get_by_label("Alt text (what the photo shows)")
+    await expect(first_alt).to_be_focused()
+    await expect(first_alt).to_have_attribute("aria-invalid", "true")
+    await first_alt.fill("Crowd at the gate")
+    await items.nth(0).get_by_label("Caption").fill("Outside court")
+    await items.nth(0).get_by_label("Credit").fill("AFP")
+    await items.nth(1).get_by_label("Decorative (no alt text)").check()
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#sd-compose-error")).to_be_empty()
+    await expect(items).to_have_count(0)
+
+    page_data = await api(server, "GET", "/api/feeds/desk/entries")
+    entry = page_data["entries"][0]
+    assert [(m["alt"], m["caption"], m["credit"]) for m in entry["media"]] == [
+        ("Crowd at the gate", "Outside court", "AFP"),
+        ("", None, None),
+    ]
+    studio_entry = page.locator(f"#sd-entry-{entry['id']}")
+    await expect(studio_entry.locator("figure.lf-image")).to_have_count(2)
+
+    # Remove one photo from the published entry.
+    await studio_entry.get_by_role("button", name="Edit").click()
+    await studio_entry.get_by_role("button", name="Remove Photo: decorative").click()
+    await studio_entry.get_by_role("button", name="Save").click()
+    await expect(studio_entry.locator("figure.lf-image")).to_have_count(1)
+    entry = (await api(server, "GET", "/api/feeds/desk/entries"))["entries"][0]
+    assert [m["alt"] for m in entry["media"]] == ["Crowd at the gate"]
+    assert entry["media"][0]["caption"] == "Outside court", "edits keep the texts"
+
+
+async def test_studio_paste_drop_progress_and_cancel(
+    page: Page, livefeed_factory: Callable[..., LivefeedServer], tmp_path: Path
+) -> None:
+    backend = MediaBackend("local", {"media_dir": str(tmp_path / "media")}, None)
+    server = start_site(livefeed_factory, backend)
+    await api(server, "POST", "/api/feeds", json={"slug": "paste", "title": "Paste"})
+    await sign_in_to_feed(page, server, "paste")
+    b64 = base64.b64encode(photo(640, 480, 3)).decode()
+    make_file = f"""name => new File([Uint8Array.from(atob("{b64}"), c => c.charCodeAt(0))],
+        name, {{type: "image/jpeg"}})"""
+
+    # Paste into the text, and drop onto the composer.
+    await page.evaluate(
+        f"""() => {{
+        const dt = new DataTransfer(); dt.items.add(({make_file})("pasted.jpg"));
+        document.getElementById("sd-body").dispatchEvent(
+            new ClipboardEvent("paste", {{clipboardData: dt, bubbles: true, cancelable: true}}));
+    }}"""
+    )
+    await page.evaluate(
+        f"""() => {{
+        const dt = new DataTransfer(); dt.items.add(({make_file})("dropped.jpg"));
+        document.getElementById("sd-compose").dispatchEvent(
+            new DragEvent("drop", {{dataTransfer: dt, bubbles: true, cancelable: true}}));
+    }}"""
+    )
+    await expect(page.locator(".sd-media-item.is-done")).to_have_count(2, timeout=20_000)
+    names = await page.locator(".sd-media-name").all_inner_texts()
+    assert names == ["pasted.jpg", "dropped.jpg"]
+    await expect(page.locator("#sd-body")).to_have_value("")  # the image is not pasted as text
+
+    # A held-back upload shows its progress bar and can be cancelled: nothing is kept.
+    held = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await held.wait()
+        with contextlib.suppress(Exception):
+            await route.continue_()
+
+    await page.route("**/api/feeds/paste/media", hold)
+    await page.locator("#sd-media-file").set_input_files(
+        {"name": "slow.jpg", "mimeType": "image/jpeg", "buffer": photo(640, 480, 4)}
+    )
+    uploading = page.locator(".sd-media-item.is-uploading")
+    await expect(uploading.locator("progress")).to_be_visible()
+    await uploading.get_by_role("button", name="Cancel").click()
+    await expect(page.locator(".sd-media-item")).to_have_count(2)
+    held.set()
+    await page.locator("#sd-body").fill("Two photos")
+    for n in range(2):
+        await page.locator(".sd-media-item").nth(n).get_by_label("Decorative (no alt text)").check()
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator(".sd-media-item")).to_have_count(0)
+    entry = (await api(server, "GET", "/api/feeds/paste/entries"))["entries"][0]
+    assert len(entry["media"]) == 2

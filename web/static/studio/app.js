@@ -272,6 +272,7 @@ export class Studio {
       ev.preventDefault();
       this.composer.publish();
     });
+    this.composer.tray.bind();
     byId("sd-compose").addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
         ev.preventDefault();

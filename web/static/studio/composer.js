@@ -10,16 +10,18 @@
  */
 
 import { statusOf } from "./api.js";
+import { MediaTray, entryMedia } from "./media.js";
 import { byId, button, input, textarea } from "./dom.js";
 import { AUTHOR_KEY, DRAFT_PREFIX, load, save, uuid } from "./storage.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./dom.js").Messages} Messages */
 /** @typedef {import("../lib/model.js").Entry} Entry */
+/** @typedef {import("./media.js").MediaRef} MediaRef */
 
 /**
  * What is sent to create an entry.
- * @typedef {{body: string, pinned: boolean, key_event: boolean, author?: string}} EntryPayload
+ * @typedef {{body: string, pinned: boolean, key_event: boolean, author?: string, media?: MediaRef[]}} EntryPayload
  */
 
 /**
@@ -27,10 +29,16 @@ import { AUTHOR_KEY, DRAFT_PREFIX, load, save, uuid } from "./storage.js";
  * @typedef {{body: string, pinned: boolean, key_event: boolean, key: string, sent: EntryPayload | null}} Draft
  */
 
+/** @param {MediaRef[] | undefined} refs */
+function mediaIds(refs) {
+  return (refs || []).map((r) => (typeof r === "number" ? r : r.id)).join(",");
+}
+
 /** @param {Entry} entry @param {EntryPayload} p */
 function differs(entry, p) {
   return (
     entry.body !== p.body.trim() ||
+    entryMedia(entry).map((m) => m.id).join(",") !== mediaIds(p.media) ||
     entry.pinned !== p.pinned ||
     entry.key_event !== p.key_event ||
     (entry.author || "") !== (p.author || "")
@@ -53,6 +61,8 @@ export class Composer {
     this.previewSeq = 0;
     /** @type {number | undefined} */
     this.previewTimer = undefined;
+    /** Photos and link cards of the update being written. */
+    this.tray = new MediaTray(api);
   }
 
   /** @param {string} [slug] */
@@ -100,6 +110,7 @@ export class Composer {
   /** Show the draft of feed `slug` (or an empty composer). @param {string | null} slug */
   open(slug) {
     this.slug = slug;
+    this.tray.open(slug);
     this.restoreDraft();
   }
 
@@ -155,11 +166,21 @@ export class Composer {
       return;
     }
     error.textContent = "";
+    /** @type {MediaRef[]} */
+    let media;
+    try {
+      media = this.tray.refs();
+    } catch (err) {
+      error.textContent = err instanceof Error ? err.message : String(err);
+      this.tray.focusProblem();
+      return;
+    }
     const author = input("sd-author").value.trim();
     save("local", AUTHOR_KEY, author || null);
     /** @type {EntryPayload} */
     const payload = { body: d.body, pinned: d.pinned, key_event: d.key_event };
     if (author) payload.author = author;
+    if (media.length) payload.media = media;
     // The server binds a key to its first body (another body → 409). After a lost response,
     // resend exactly what was sent, then bring the entry up to date with a PATCH.
     const first = d.sent || payload;
@@ -183,6 +204,7 @@ export class Composer {
         input("sd-pinned").checked = false;
         input("sd-key").checked = false;
         this.writeDraft(null);
+        this.tray.clear();
         byId("sd-draft-state").textContent = "";
         this.renderPreview();
         this.onPublished(entry);

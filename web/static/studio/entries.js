@@ -7,6 +7,7 @@
 import { classify, newestFirst } from "../lib/model.js";
 
 import { byId, confirmDialog } from "./dom.js";
+import { entryMedia, mediaLabel, refsOf } from "./media.js";
 
 const PAGE = 30;
 
@@ -298,7 +299,29 @@ export class EntryList {
     cancel.className = "sd-btn sd-btn-small";
     cancel.textContent = "Cancel";
     row.append(save, cancel);
-    body.append(label, area, error, row);
+    const media = entryMedia(e);
+    const kept = new Set(media.map((m) => m.id));
+    const mediaList = document.createElement("ul");
+    mediaList.className = "sd-edit-media";
+    mediaList.setAttribute("aria-label", "Photos and links");
+    for (const m of media) {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = mediaLabel(m);
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "sd-btn sd-btn-small sd-btn-quiet";
+      remove.textContent = "Remove";
+      remove.setAttribute("aria-label", `Remove ${mediaLabel(m)}`);
+      remove.addEventListener("click", () => {
+        kept.delete(m.id);
+        li.remove();
+        area.focus();
+      });
+      li.append(name, " ", remove);
+      mediaList.append(li);
+    }
+    body.append(label, area, ...(media.length ? [mediaList] : []), error, row);
     area.focus();
 
     const finish = () => {
@@ -317,7 +340,10 @@ export class EntryList {
       save.disabled = true;
       save.setAttribute("aria-busy", "true");
       try {
-        const res = await this.api.call("PATCH", this.path(`/entries/${id}`), { body: area.value });
+        /** @type {{body: string, media?: import("./media.js").MediaRef[]}} */
+        const fields = { body: area.value };
+        if (media.length) fields.media = refsOf(media.filter((m) => kept.has(m.id)));
+        const res = await this.api.call("PATCH", this.path(`/entries/${id}`), fields);
         this.entries.set(id, res.data);
         finish();
         this.render();
