@@ -30,6 +30,7 @@ from babel.dates import format_date, format_time, match_skeleton
 from markupsafe import Markup
 
 from app.media.html import eager as eager_media
+from app.media.html import without_media
 from app.schemas import Entry, Feed, MediaItem
 from app.text import strip_forbidden
 
@@ -295,7 +296,8 @@ def plain_text(html_fragment: str) -> str:
 
 
 def headline(entry: Entry, limit: int = HEADLINE_CHARS) -> str:
-    text = plain_text(entry.html) or entry.body.strip()
+    """The entry's text (captions and cards left out), cut to ``limit`` characters."""
+    text = plain_text(without_media(entry.html)) or entry.body.strip()
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.–—- ")

@@ -16,8 +16,9 @@ from typing import Any
 
 from app import timeline
 from app.live import close_codes
+from app.media.html import media_html
 from app.render import render_markdown
-from app.schemas import Entry, Feed
+from app.schemas import Entry, Feed, MediaItem, MediaVariant
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "js"
 
@@ -72,6 +73,22 @@ HEADLINE_BODIES = [
     "",
     "<script>alert(1)</script> Stripped by the sanitizer, text kept.",
 ]
+
+
+_FIXTURE_PHOTO = MediaItem(
+    id=1,
+    url="/media/ab/1/640.jpg",
+    width=640,
+    height=480,
+    content_type="image/jpeg",
+    alt="La salle",
+    caption="La salle plénière après le départ de la délégation.",
+    credit="Photo : Rédaction",
+    variants=[
+        MediaVariant(url="/media/ab/1/640.webp", width=640, height=480, content_type="image/webp"),
+        MediaVariant(url="/media/ab/1/640.jpg", width=640, height=480, content_type="image/jpeg"),
+    ],
+)
 
 
 def _entry(body: str, html: str) -> Entry:
@@ -137,6 +154,12 @@ def format_cases() -> dict[str, Any]:
         headlines.append(
             {"body": body, "html": html, "headline": timeline.headline(_entry(body, html))}
         )
+    # Captions and link cards are not part of a headline.
+    body = "Lavrov quitte la salle."
+    html = render_markdown(body) + media_html([_FIXTURE_PHOTO])
+    headlines.append(
+        {"body": body, "html": html, "headline": timeline.headline(_entry(body, html))}
+    )
     # HTML-only text (e.g. an entry whose text is all markup) falls back to the body.
     fallback = _entry("  fallback body  ", "<p></p>")
     headlines.append(

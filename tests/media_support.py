@@ -409,3 +409,29 @@ def photo(width: int, height: int, seed: int = 0) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def press_room(width: int = 1600, height: int = 900) -> bytes:
+    """A drawn picture of a conference room (rows of seats, a lectern, a screen): a photo-like
+    JPEG for the README screenshot."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for y in range(height):  # warm wall fading into the floor
+        shade = int(70 + 90 * y / height)
+        draw.line([(0, y), (width, y)], fill=(shade + 40, shade + 20, shade))
+    draw.rectangle(
+        [width * 0.3, height * 0.12, width * 0.7, height * 0.45], fill=(28, 60, 120)
+    )  # screen
+    draw.rectangle([width * 0.46, height * 0.4, width * 0.54, height * 0.62], fill=(90, 50, 30))
+    for row in range(5):  # seats, nearer rows larger
+        y = height * (0.62 + row * 0.075)
+        seat = 22 + row * 8
+        for x in range(int(seat), width, int(seat * 2.2)):
+            draw.rounded_rectangle(
+                [x, y, x + seat * 1.6, y + seat], radius=6, fill=(120 - row * 10, 20, 30)
+            )
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from tests.media_support import press_room
 from tests.reader_support import ROOT, ReaderSite, fixture_days
 
 LIVE = ".lf-conn[data-state='live']"
@@ -114,20 +115,37 @@ async def test_imported_export_with_js_off_and_on(
 
 
 async def make_screenshot(page: Page, site: ReaderSite, slug: str, path: Path) -> None:
-    """The README picture: the imported blog with a live key event and a pinned entry."""
+    """The README picture: the imported blog with a live key event carrying a photo."""
     await site.patch_feed(
         slug, description="Ministres, militaires et experts réunis pour la 9e édition."
     )
     await page.goto(site.url(f"/feeds/{slug}"))
     await page.wait_for_selector(LIVE, state="attached")
+    async with site.client() as c:
+        uploaded = await c.post(
+            f"/api/feeds/{slug}/media",
+            files={"file": ("salle.jpg", press_room(), "image/jpeg")},
+            data={
+                "alt": "La salle plénière vide, l'écran allumé au-dessus du pupitre",
+                "caption": "La salle plénière après le départ de la délégation russe.",
+                "credit": "Photo : Rédaction",
+            },
+        )
+    assert uploaded.status_code == 201, uploaded.text
     entry = await site.post(
         slug,
         "Sergueï Lavrov quitte la salle : la **session plénière** est suspendue.",
         author="Rédaction",
         key_event=True,
         published_at="2021-06-24T17:42:00+02:00",
+        media=[uploaded.json()["id"]],
     )
-    await page.wait_for_selector(f"#entry-{entry['id']}")
+    await page.wait_for_selector(f"#entry-{entry['id']} figure img")
+    await page.wait_for_function(
+        "id => { const img = document.querySelector(`#entry-${id} figure img`);"
+        " return img.complete && img.naturalWidth > 0; }",
+        arg=entry["id"],
+    )
     await page.set_viewport_size({"width": 1100, "height": 1300})
     # Freeze the arrival highlight out of the picture.
     await page.evaluate(

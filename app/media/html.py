@@ -16,6 +16,7 @@ reader page, live inserts, embed, studio preview, Atom — shows the media with 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
@@ -105,6 +106,17 @@ def card_html(item: MediaItem) -> str:
 def media_html(items: list[MediaItem]) -> str:
     """The HTML of an entry's media, in order ("" for none)."""
     return "".join(card_html(i) if i.kind == "card" else image_html(i) for i in items)
+
+
+#: Where an entry's media begins in its ``html``. Reporter Markdown cannot produce it: the
+#: sanitizer drops every ``class`` attribute.
+MEDIA_START = re.compile(r'<(?:figure|p) class="lf-media')
+
+
+def without_media(html: str) -> str:
+    """An entry's ``html`` without its media: the text a headline is taken from."""
+    found = MEDIA_START.search(html)
+    return html[: found.start()] if found else html
 
 
 def eager(html: str) -> Markup:

@@ -241,6 +241,19 @@ export function plainText(html) {
   return unescapeHtml(html.replace(/<[^>]+>/g, " ")).replace(SPACE, " ").replace(/^ | $/g, "");
 }
 
+/** Where an entry's media begins in its HTML (`app.media.html.MEDIA_START`). */
+const MEDIA_START = /<(?:figure|p) class="lf-media/;
+
+/**
+ * An entry's HTML without its media: what its headline is taken from
+ * (`app.media.html.without_media`).
+ * @param {string} html
+ */
+export function withoutMedia(html) {
+  const found = MEDIA_START.exec(html);
+  return found ? html.slice(0, found.index) : html;
+}
+
 /** Characters stripped from the end of a cut headline (`rstrip(",;:.–—- ")`). */
 const HEADLINE_TAIL = /[,;:.\u2013\u2014\- ]+$/;
 
@@ -252,7 +265,7 @@ const HEADLINE_TAIL = /[,;:.\u2013\u2014\- ]+$/;
  * @param {number} [limit]
  */
 export function headline(html, body = "", limit = HEADLINE_CHARS) {
-  const text = plainText(html) || body.replace(EDGE_SPACE, "");
+  const text = plainText(withoutMedia(html)) || body.replace(EDGE_SPACE, "");
   const chars = Array.from(text);
   if (chars.length <= limit) return text;
   let cut = chars.slice(0, limit).join("");
