@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings, SettingsError, load_settings
-from app.schemas import EntryCreate, FeedCreate, is_valid_slug
+from app.schemas import EntryCreate, FeedCreate, TokenCreate, is_valid_slug
 from app.store import Store, StoreError
 from app.store.engine import make_engine
 from app.store.migrate import current_revision, head_revision, upgrade
@@ -215,7 +215,11 @@ def cmd_feeds_list(_args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:
-    token = _run(lambda store: store.create_token(args.slug, args.name))
+    try:
+        data = TokenCreate(name=args.name, expires_at=args.expires_at)
+    except ValueError as exc:
+        raise CliError(_validation_message(exc)) from None
+    token = _run(lambda store: store.create_token(args.slug, data.name, expires_at=data.expires_at))
     print(token)
     print(
         f"reporter token for {args.slug!r} (shown once; only its hash is stored)", file=sys.stderr
@@ -227,6 +231,24 @@ def cmd_tokens_admin(args: argparse.Namespace) -> int:
     token = _run(lambda store: store.create_token(None, args.name, admin=True))
     print(token)
     print("admin token (shown once; only its hash is stored)", file=sys.stderr)
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    """One line per stored token: id, state, scope, name, created, expires (never secrets)."""
+    for info in _run(lambda store: store.list_tokens(args.feed)):
+        state = "revoked" if info.revoked_at else ("active" if info.active else "expired")
+        scope = "admin" if info.is_admin else f"feed:{info.feed}"
+        expires = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
+        created = info.created_at.isoformat(timespec="seconds")
+        print(f"{info.id}\t{state}\t{scope}\t{info.name}\t{created}\texpires {expires}")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    info = _run(lambda store: store.revoke_token(args.id))
+    scope = "admin" if info.is_admin else f"feed {info.feed!r}"
+    print(f"revoked token {info.id} ({info.name!r}, {scope}): it gets 401 from now on")
     return 0
 
 
@@ -396,7 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     token = tokens.add_parser("create", help="create a reporter token for a feed (printed once)")
     token.add_argument("slug", type=_slug)
     token.add_argument("--name", default="reporter")
+    token.add_argument(
+        "--expires-at", help="ISO 8601 moment with offset after which it gets 401 (default: never)"
+    )
     token.set_defaults(func=cmd_tokens_create)
+    listing = tokens.add_parser("list", help="list stored tokens (never their secrets)")
+    listing.add_argument("--feed", type=_slug, help="only this feed's reporter tokens")
+    listing.set_defaults(func=cmd_tokens_list)
+    revoke = tokens.add_parser("revoke", help="revoke a token by id: 401 at once, everywhere")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_tokens_revoke)
     admin = tokens.add_parser("admin", help="create another admin token (printed once)")
     admin.add_argument("--name", default="admin")
     admin.set_defaults(func=cmd_tokens_admin)

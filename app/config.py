@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     public_url: str = "http://127.0.0.1:8000"
 
+    # When set, GET /metrics needs "Authorization: Bearer <this>" (401 otherwise).
+    metrics_token: str | None = None
+
     log_format: Literal["text", "json"] = "text"
     log_level: str = "info"
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app import __version__, cards, embeds, errors, lifecycle, page_cache, pages, studio, templating
-from app.api import entries, feeds, media
+from app.api import entries, feeds, media, tokens
 from app.brokers import from_url
 from app.config import Settings, load_settings
 from app.hub import Hub
@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. ``settings`` defaults to the environment (``LIVEFEED_*``)."""
     settings = settings or load_settings()
-    configure_logging(settings.log_format, settings.log_level, [settings.admin_token or ""])
+    configure_logging(
+        settings.log_format,
+        settings.log_level,
+        [settings.admin_token or "", settings.metrics_token or ""],
+    )
     metrics = Metrics()
 
     @asynccontextmanager
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(metrics_router)
     app.include_router(feeds.router)
+    app.include_router(tokens.router)
     app.include_router(entries.router)
     app.include_router(media.router)
     app.include_router(ws.router)

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -43,6 +44,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.tokens import same_token
 
 if TYPE_CHECKING:
     from app.hub import Event
@@ -164,7 +167,18 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/metrics", response_class=Response)
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text exposition of this process's metrics."""
+    """Prometheus text exposition of this process's metrics. With ``LIVEFEED_METRICS_TOKEN``
+    set, only for ``Authorization: Bearer <that token>`` (401 otherwise)."""
+    state = getattr(request.app.state, "livefeed", None)
+    required = state.settings.metrics_token if state is not None else None
+    if required:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not same_token(given.strip(), required):
+            return JSONResponse(
+                {"detail": "metrics need the metrics token (LIVEFEED_METRICS_TOKEN)"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     return Response(metrics_of(request.app).render(), media_type=CONTENT_TYPE_LATEST)
 
 

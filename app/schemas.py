@@ -262,14 +262,38 @@ class ChangesPage(BaseModel):
     events: list[dict[str, object]]
 
 
+def _check_future(value: datetime | None) -> datetime | None:
+    if value is not None and value <= datetime.now(UTC):
+        raise ValueError("must be in the future")
+    return value
+
+
 class TokenCreate(_Input):
     name: TokenName = "reporter"
+    expires_at: Annotated[AwareDatetime | None, AfterValidator(_check_future)] = Field(
+        default=None, description="After this moment the token authenticates nothing (401)."
+    )
 
 
 class TokenCreated(BaseModel):
+    id: int = Field(description="Pass to DELETE /api/tokens/{id} to revoke it.")
     token: str = Field(description="Shown once; only its hash is stored.")
     name: str
     feed: str
+    expires_at: datetime | None
+
+
+class TokenInfo(BaseModel):
+    """A stored token, never its secret: what ``GET /api/tokens`` lists."""
+
+    id: int
+    name: str
+    feed: str | None = Field(description="The feed a reporter token writes to; null for admin.")
+    is_admin: bool
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    active: bool = Field(description="Neither revoked nor expired: it authenticates.")
 
 
 class ErrorBody(BaseModel):

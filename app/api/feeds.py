@@ -44,6 +44,9 @@ async def update_feed(
 async def create_token(
     store: StoreDep, _admin: AdminDep, data: TokenCreate | None = None, slug: str = SlugPath
 ) -> TokenCreated:
-    name = data.name if data is not None else "reporter"
-    token = await store.create_token(slug, name)
-    return TokenCreated(token=token, name=name, feed=slug)
+    """A reporter token for feed ``slug``, shown once; optional ``expires_at``."""
+    data = data or TokenCreate()
+    token, info = await store.create_token_record(slug, data.name, expires_at=data.expires_at)
+    return TokenCreated(
+        id=info.id, token=token, name=info.name, feed=slug, expires_at=info.expires_at
+    )

@@ -38,6 +38,7 @@ from app.schemas import (
     MediaItem,
     MediaRef,
     MediaVariant,
+    TokenInfo,
     is_valid_slug,
 )
 from app.store.engine import WRITE_OPTION
@@ -301,34 +302,123 @@ class Store:
 
     # -- tokens -------------------------------------------------------------------------
 
-    async def create_token(self, slug: str | None, name: str, *, admin: bool = False) -> str:
+    async def create_token(
+        self,
+        slug: str | None,
+        name: str,
+        *,
+        admin: bool = False,
+        expires_at: datetime | None = None,
+    ) -> str:
         """Create a token (reporter of ``slug``, or admin); return it. Only its hash is kept."""
+        token, _info = await self.create_token_record(
+            slug, name, admin=admin, expires_at=expires_at
+        )
+        return token
+
+    async def create_token_record(
+        self,
+        slug: str | None,
+        name: str,
+        *,
+        admin: bool = False,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, TokenInfo]:
+        """Like :meth:`create_token`, also returning the stored record (its id revokes it)."""
         token = new_token()
         async with self._write() as conn:
             feed_id = None if slug is None else (await self._feed_row(conn, slug, lock=True)).id
-            await conn.execute(
-                insert(tokens).values(
-                    feed_id=feed_id,
-                    is_admin=admin,
-                    name=name,
-                    token_hash=hash_token(token),
-                    created_at=_now(),
+            token_id = (
+                await conn.execute(
+                    insert(tokens)
+                    .values(
+                        feed_id=feed_id,
+                        is_admin=admin,
+                        name=name,
+                        token_hash=hash_token(token),
+                        created_at=_now(),
+                        expires_at=expires_at,
+                    )
+                    .returning(tokens.c.id)
                 )
+            ).scalar_one()
+            info = (await self._token_infos(conn, tokens.c.id == token_id))[0]
+        return token, info
+
+    async def list_tokens(self, slug: str | None = None) -> list[TokenInfo]:
+        """Every stored token (of feed ``slug`` only, if given), oldest first; never secrets."""
+        async with self._read() as conn:
+            if slug is None:
+                return await self._token_infos(conn, None)
+            feed = await self._feed_row(conn, slug)
+            return await self._token_infos(conn, tokens.c.feed_id == feed.id)
+
+    async def revoke_token(self, token_id: int) -> TokenInfo:
+        """Revoke a stored token at once (every process reads tokens from the database on
+        each request, so none accepts it afterwards). Revoking twice keeps the first time."""
+        if not 0 < token_id <= MAX_ID:
+            raise NotFound(f"token {token_id} not found")
+        async with self._write() as conn:
+            await conn.execute(
+                update(tokens)
+                .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
             )
-        return token
+            found = await self._token_infos(conn, tokens.c.id == token_id)
+        if not found:
+            raise NotFound(f"token {token_id} not found")
+        return found[0]
+
+    async def _token_infos(self, conn: AsyncConnection, where: Any) -> list[TokenInfo]:
+        query = select(
+            tokens.c.id,
+            tokens.c.name,
+            tokens.c.is_admin,
+            tokens.c.created_at,
+            tokens.c.expires_at,
+            tokens.c.revoked_at,
+            feeds.c.slug,
+        ).select_from(tokens.outerjoin(feeds, feeds.c.id == tokens.c.feed_id))
+        if where is not None:
+            query = query.where(where)
+        now = _now()
+        return [
+            TokenInfo(
+                id=row.id,
+                name=row.name,
+                feed=row.slug,
+                is_admin=row.is_admin,
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                revoked_at=row.revoked_at,
+                active=row.revoked_at is None and (row.expires_at is None or row.expires_at > now),
+            )
+            for row in (await conn.execute(query.order_by(tokens.c.id))).all()
+        ]
+
+    def _usable(self) -> Any:
+        """Tokens that authenticate: not revoked, not expired."""
+        return and_(
+            tokens.c.revoked_at.is_(None),
+            or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > _now()),
+        )
 
     async def has_admin_token(self) -> bool:
         async with self._read() as conn:
-            found = await conn.execute(select(tokens.c.id).where(tokens.c.is_admin).limit(1))
+            found = await conn.execute(
+                select(tokens.c.id).where(tokens.c.is_admin, self._usable()).limit(1)
+            )
             return found.first() is not None
 
     async def authenticate(self, token: str) -> Principal | None:
+        """The principal of a usable token, or None. Read from the database every time (no
+        cache), so a revocation or expiry holds at once in every process."""
         async with self._read() as conn:
             row = (
                 await conn.execute(
                     select(tokens.c.is_admin, tokens.c.name, feeds.c.slug)
                     .select_from(tokens.outerjoin(feeds, feeds.c.id == tokens.c.feed_id))
-                    .where(tokens.c.token_hash == hash_token(token))
+                    .where(tokens.c.token_hash == hash_token(token), self._usable())
                 )
             ).first()
         if row is None:

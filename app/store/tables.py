@@ -118,6 +118,10 @@ tokens = Table(
     Column("name", String(100), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # A token past expires_at, or with revoked_at set, authenticates nothing (rows are kept
+    # so that `tokens list` still shows them).
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
 )
 
 idempotency_keys = Table(
