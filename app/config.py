@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     # Live delivery.
     send_buffer_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
     catchup_max_events: int = Field(default=2000, ge=1)
+    # Catch-up from memory (app/catchup.py): per served feed, the latest events kept for
+    # resuming readers, bounded by count and by payload bytes; older events are read from
+    # the store once per feed, with at most catchup_read_slots such reads at once (fewer
+    # than the connection pool, so writes always get a connection). A reader whose read
+    # waits longer than catchup_read_wait_seconds is closed 1013 (SSE: 503 + Retry-After).
+    catchup_window_events: int = Field(default=500, ge=0)
+    catchup_window_bytes: int = Field(default=512 * 1024, ge=0)
+    catchup_read_slots: int = Field(default=4, ge=1, le=64)
+    catchup_read_wait_seconds: float = Field(default=5.0, gt=0)
     heartbeat_seconds: float = Field(default=25.0, gt=0)
     store_poll_seconds: float = Field(default=1.0, gt=0)  # while the broker is down
     resync_seconds: float = Field(default=5.0, gt=0)  # safety re-read while it is up

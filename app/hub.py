@@ -12,6 +12,11 @@ and never sees one twice.
 
 Each event is wrapped once per process in an :class:`Event`, whose wire encodings are
 computed lazily, once, and shared by every subscriber.
+
+Per feed, the hub also keeps the latest events it delivered in a bounded window
+(:mod:`app.catchup`): a reader resuming within it is caught up from memory
+(:meth:`Hub.catch_up`), and older events are loaded from the store once per feed, however
+many readers need them, within a read budget that leaves the pool to writers.
 """
 
 from __future__ import annotations
@@ -21,19 +26,23 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
 from app.brokers.base import Broker, BrokerUnavailable
-from app.events import Change
+from app.catchup import CatchupWindow, FeedHistory, ReadBudget
+from app.events import Change, event_kind
 from app.live.frames import OP_TEXT, frame
 from app.store import NotFound, Store
 
 log = logging.getLogger(__name__)
 
 FILL_PAGE = 500
+#: Close code for a subscriber whose ``deliver`` raised: it is detached and told to go
+#: (a reader reconnects with ``since``; a watcher stops answering from its stale copy).
+CLOSE_DELIVERY_FAILED = 1011
 
 
 class Event:
@@ -51,8 +60,8 @@ class Event:
 
     @cached_property
     def kind(self) -> str:
-        """``entry``, ``feed`` or ``reset`` — read from the fixed prefix ``{"type":"…"``."""
-        return self.payload[9 : self.payload.index(b'"', 9)].decode()
+        """``entry``, ``feed``, ``hello`` or ``reset`` (see :func:`app.events.event_kind`)."""
+        return event_kind(self.payload)
 
     @cached_property
     def text(self) -> str:
@@ -79,7 +88,9 @@ class Subscriber(Protocol):
     def deliver(self, event: Event) -> None: ...
 
     def close(self, code: int, reason: str) -> None:
-        """Ask the connection to close (non-blocking); used when the server drains."""
+        """Ask the connection to close (non-blocking): when the server drains, and with
+        :data:`CLOSE_DELIVERY_FAILED` after its ``deliver`` raised (it is then already
+        detached and gets nothing more)."""
 
 
 def is_reader(subscriber: Subscriber) -> bool:
@@ -92,6 +103,7 @@ def is_reader(subscriber: Subscriber) -> bool:
 class _Channel:
     feed: str
     last_rev: int
+    history: FeedHistory[Event]
     subscribers: set[Subscriber] = field(default_factory=set)
     readers: int = 0  # subscribers that are connections (see is_reader)
     target_rev: int = 0
@@ -106,11 +118,18 @@ class Hub:
         *,
         store_poll_seconds: float = 1.0,
         resync_seconds: float = 5.0,
+        window_events: int = 500,
+        window_bytes: int = 512 * 1024,
+        read_budget: ReadBudget | None = None,
     ) -> None:
         self.store = store
         self.broker = broker
         self.store_poll_seconds = store_poll_seconds
         self.resync_seconds = resync_seconds
+        self.window_events = window_events
+        self.window_bytes = window_bytes
+        #: Bounds catch-up reads of the store (see :mod:`app.catchup`).
+        self.read_budget = read_budget or ReadBudget(slots=4, wait_seconds=5.0)
         self._poll_wakeup = asyncio.Event()
         self._channels: dict[str, _Channel] = {}
         self._poller: asyncio.Task[None] | None = None
@@ -131,9 +150,11 @@ class Hub:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        for channel in self._channels.values():
-            if channel.filling is not None:
-                channel.filling.cancel()
+        fills = [c.filling for c in self._channels.values() if c.filling is not None]
+        for task in fills:
+            task.cancel()
+        # Wait for them: the store is closed next, under their feet otherwise.
+        await asyncio.gather(*fills, return_exceptions=True)
         await self.broker.stop()
 
     # -- subscribers --------------------------------------------------------------------
@@ -155,7 +176,7 @@ class Hub:
                     await self.broker.subscribe(feed)
                     # Subscribed first, then read the rev: nothing can fall in between.
                     rev = await self.store.current_rev(feed)
-                    channel = _Channel(feed, rev, target_rev=rev)
+                    channel = _Channel(feed, rev, self._history(feed, rev), target_rev=rev)
                     self._channels[feed] = channel
             # Only needed while the channel is being created; don't keep one per feed ever seen.
             if self._attach_lock.get(feed) is lock:
@@ -164,6 +185,21 @@ class Hub:
             channel.subscribers.add(subscriber)
             channel.readers += is_reader(subscriber)
         return channel.last_rev
+
+    def _history(self, feed: str, rev: int) -> FeedHistory[Event]:
+        window = CatchupWindow[Event](rev, self.window_events, self.window_bytes)
+        return FeedHistory(feed, self.store, self.read_budget, window, Event)
+
+    async def catch_up(self, feed: str, since: int, upto: int) -> list[Event]:
+        """The events of ``feed`` in ``(since, upto]``, in rev order, for a subscriber the
+        hub attached at boundary rev ``upto`` (so it must still be attached). From the
+        feed's window when it holds them (no store read); else from one store read shared
+        by every subscriber of the feed that needs one at the time.
+
+        Raises :class:`app.catchup.CatchupOverloaded` when the store is over its read
+        budget (the reader should retry later), ``KeyError`` if the feed has no channel.
+        """
+        return await self._channels[feed].history.between(since, upto)
 
     def detach(self, feed: str, subscriber: Subscriber) -> None:
         channel = self._channels.get(feed)
@@ -201,21 +237,28 @@ class Hub:
 
     # -- changes in -----------------------------------------------------------------------
 
-    async def publish(self, change: Change) -> None:
-        """Called by writers after commit: deliver locally now, then tell other processes.
+    async def publish(self, changes: Sequence[Change]) -> None:
+        """Called by writers after commit with every change the write logged, in rev
+        order: deliver locally now, then tell other processes.
 
-        A broker failure is logged, not raised: the change is committed, and other
-        processes pick it up from the store (poll while the broker is down, catch-up after).
+        A broker failure is logged, not raised: the changes are committed, and other
+        processes pick them up from the store (poll while the broker is down, catch-up
+        after).
         """
-        if not change.published_ns:
-            change = dataclasses.replace(change, published_ns=time.time_ns())
-        self._on_change(change)
+        now = time.time_ns()
+        stamped = [
+            change if change.published_ns else dataclasses.replace(change, published_ns=now)
+            for change in changes
+        ]
+        for change in stamped:
+            self._on_change(change)
         if self.broker.in_process:
             return
-        try:
-            await self.broker.publish(change)
-        except BrokerUnavailable as exc:
-            log.warning("broker publish failed for %s@%d: %s", change.feed, change.rev, exc)
+        for change in stamped:
+            try:
+                await self.broker.publish(change)
+            except BrokerUnavailable as exc:
+                log.warning("broker publish failed for %s@%d: %s", change.feed, change.rev, exc)
 
     def _on_broker_message(self, change: Change) -> None:
         self._on_change(change)
@@ -235,12 +278,18 @@ class Hub:
     def _deliver(self, channel: _Channel, event: Event) -> None:
         channel.last_rev = event.rev
         channel.target_rev = max(channel.target_rev, event.rev)
+        channel.history.window.append(event)
         for subscriber in list(channel.subscribers):
             try:
                 subscriber.deliver(event)
             except Exception:
                 log.exception("subscriber failed; detaching it")
                 self.detach(channel.feed, subscriber)
+                # Detached, it would otherwise sit frozen at this rev: tell it to go.
+                try:
+                    subscriber.close(CLOSE_DELIVERY_FAILED, "internal error: reconnect")
+                except Exception:
+                    log.exception("closing a failed subscriber failed")
         if self.on_delivered is not None:
             self.on_delivered(event, channel.readers)
 
@@ -311,8 +360,11 @@ class Hub:
         while True:
             interval = self.resync_seconds if self.broker.connected else self.store_poll_seconds
             self._poll_wakeup.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for swallows a cancel
+            # that lands as the wakeup fires, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poll_wakeup.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._poll_wakeup.wait()
             for feed in list(self._channels):
                 try:
                     await self.sync(feed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from app import __version__, cards, embeds, errors, lifecycle, page_cache, pages, studio, templating
 from app.api import entries, feeds, media, tokens
 from app.brokers import from_url
+from app.catchup import ReadBudget
 from app.config import Settings, load_settings
 from app.hub import Hub
 from app.live import sse, ws
@@ -26,6 +28,7 @@ from app.metrics import router as metrics_router
 from app.state import AppState
 from app.store import Store
 from app.store.engine import make_engine
+from app.watched import WatchedFeeds
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +51,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from_url(settings.redis_url),
             store_poll_seconds=settings.store_poll_seconds,
             resync_seconds=settings.resync_seconds,
+            window_events=settings.catchup_window_events,
+            window_bytes=settings.catchup_window_bytes,
+            read_budget=ReadBudget(settings.catchup_read_slots, settings.catchup_read_wait_seconds),
         )
+        draining = asyncio.Event()
         library = MediaLibrary(settings, store, make_storage(settings))
-        state = AppState(settings=settings, store=store, hub=hub, media=library)
+        state = AppState(
+            settings=settings,
+            store=store,
+            hub=hub,
+            media=library,
+            watched=WatchedFeeds(store, hub, draining),
+            draining=draining,
+        )
         app.state.livefeed = state
         metrics.bind(state)
         await hub.start()

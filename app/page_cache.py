@@ -212,7 +212,7 @@ class CachedPages:
         slug = path[len(self.PREFIX) :]
         # Both are set once the app has started; before that, every request goes on.
         app_state: AppState | None = getattr(self.state, "livefeed", None)
-        watcher = app_state.watched_feeds.get(slug) if app_state is not None else None
+        watcher = app_state.watched.get(slug) if app_state is not None else None
         if watcher is None:
             return None
         cache: PageCache | None = getattr(self.state, "page_cache", None)

@@ -13,7 +13,7 @@ from app.store import Store
 
 if TYPE_CHECKING:
     from app.media.library import MediaLibrary
-    from app.watched import FeedWatcher
+    from app.watched import WatchedFeeds
 
 
 @dataclass(eq=False)
@@ -23,10 +23,9 @@ class AppState:
     hub: Hub
     #: Uploads and link cards (app/media/).
     media: MediaLibrary
+    #: Feeds whose record and rev this process keeps current through the hub.
+    watched: WatchedFeeds
     #: Set when the process starts draining (SIGTERM): /readyz fails, live streams close.
-    draining: asyncio.Event = field(default_factory=asyncio.Event)
+    draining: asyncio.Event
     #: Open live connections per client IP, for the per-IP cap.
     connections_by_ip: Counter[str] = field(default_factory=Counter)
-    #: Feeds whose record and rev this process keeps current through the hub.
-    watched_feeds: dict[str, FeedWatcher] = field(default_factory=dict)
-    watched_swept_at: float = 0.0

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.deps import HubDep, ReporterDep, SettingsDep, StoreDep
+from app.events import changes_page, reset_event
 from app.schemas import (
     MAX_ID,
     MAX_REV,
@@ -49,10 +50,9 @@ async def create_entry(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     _check_body_length(data.body, settings.max_entry_body_chars)
-    entry, change = await store.create_entry(slug, data, idempotency_key=idempotency_key)
-    if change is not None:
-        await hub.publish(change)
-    headers = {"Idempotent-Replayed": "true"} if change is None else {}
+    entry, changes = await store.create_entry(slug, data, idempotency_key=idempotency_key)
+    await hub.publish(changes)
+    headers = {} if changes else {"Idempotent-Replayed": "true"}
     return JSONResponse(entry.model_dump(mode="json"), status_code=201, headers=headers)
 
 
@@ -68,9 +68,8 @@ async def update_entry(
 ) -> Entry:
     if data.body is not None:
         _check_body_length(data.body, settings.max_entry_body_chars)
-    entry, change = await store.update_entry(slug, entry_id, data)
-    if change is not None:
-        await hub.publish(change)
+    entry, changes = await store.update_entry(slug, entry_id, data)
+    await hub.publish(changes)
     return entry
 
 
@@ -78,9 +77,7 @@ async def update_entry(
 async def delete_entry(
     slug: SlugPath, entry_id: EntryIdPath, store: StoreDep, hub: HubDep, _who: ReporterDep
 ) -> Response:
-    change = await store.delete_entry(slug, entry_id)
-    if change is not None:
-        await hub.publish(change)
+    await hub.publish(await store.delete_entry(slug, entry_id))
     return Response(status_code=204)
 
 
@@ -117,10 +114,10 @@ async def list_changes(
     one returned — ask again from there). A ``since`` ahead of the feed yields one ``reset``."""
     current, events = await store.changes_since(slug, since, limit=limit)
     if since > current:
-        body = b'{"rev":%d,"events":[{"type":"reset","rev":%d}]}' % (current, current)
+        body = changes_page(current, [reset_event(current)])
     else:
         rev = events[-1][0] if len(events) == limit else current
-        body = b'{"rev":%d,"events":[%s]}' % (rev, b",".join(p for _r, p in events))
+        body = changes_page(rev, (payload for _rev, payload in events))
     return Response(body, media_type="application/json")
 
 

@@ -34,9 +34,8 @@ async def get_feed(store: StoreDep, slug: str = SlugPath) -> Feed:
 async def update_feed(
     data: FeedUpdate, store: StoreDep, hub: HubDep, _admin: AdminDep, slug: str = SlugPath
 ) -> Feed:
-    feed, change = await store.update_feed(slug, data)
-    if change is not None:
-        await hub.publish(change)
+    feed, changes = await store.update_feed(slug, data)
+    await hub.publish(changes)
     return feed
 
 

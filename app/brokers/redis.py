@@ -1,11 +1,10 @@
 """Redis pub/sub broker: wakes every process that has readers of a feed.
 
 One channel per feed (``livefeed:feed:SLUG``); a process subscribes only while it has
-readers of that feed. Messages are ``b"REV TS_NS " + event bytes``, so receivers learn
-the rev without parsing JSON; ``TS_NS`` is the publisher's wall clock (ns), for the latency
-metric. A message without it (``b"REV " + event``) is still read: the event is JSON, so its
-first byte is ``{``, never a digit. The reader loop reconnects with capped exponential backoff and
-reports each loss and recovery through ``on_state`` so the hub can catch up from the store.
+readers of that feed. The message layout (rev, publish time, event bytes) belongs to
+:mod:`app.events` (``broker_message`` / ``parse_broker_message``). The reader loop
+reconnects with capped exponential backoff and reports each loss and recovery through
+``on_state`` so the hub can catch up from the store.
 """
 
 from __future__ import annotations
@@ -14,13 +13,12 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.brokers.base import BrokerUnavailable, MessageHandler, StateHandler
-from app.events import Change
+from app.events import Change, MalformedMessage, broker_message, parse_broker_message
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +63,7 @@ class RedisBroker:
 
     async def publish(self, change: Change) -> None:
         try:
-            await self._client.publish(
-                channel_for(change.feed),
-                b"%d %d " % (change.rev, change.published_ns or time.time_ns()) + change.payload,
-            )
+            await self._client.publish(channel_for(change.feed), broker_message(change))
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
@@ -150,12 +145,9 @@ class RedisBroker:
             channel = message["channel"].decode()
             if not channel.startswith(CHANNEL_PREFIX):
                 continue
-            data: bytes = message["data"]
-            rev, _, payload = data.partition(b" ")
-            published_ns = 0
-            if payload[:1].isdigit():
-                stamp, _, payload = payload.partition(b" ")
-                published_ns = int(stamp)
-            self._on_message(
-                Change(channel[len(CHANNEL_PREFIX) :], int(rev), payload, published_ns)
-            )
+            try:
+                change = parse_broker_message(channel[len(CHANNEL_PREFIX) :], message["data"])
+            except MalformedMessage as exc:
+                log.warning("ignoring a malformed message on %s: %s", channel, exc)
+                continue
+            self._on_message(change)

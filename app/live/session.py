@@ -47,14 +47,21 @@ from typing import Protocol
 
 from starlette.requests import HTTPConnection
 
+from app.catchup import CatchupOverloaded
 from app.events import hello_event, reset_event
 from app.hub import Event
+from app.hub import Hub as FeedHub
 from app.live import access
-from app.live.close_codes import INTERNAL_ERROR, POLICY, SLOW_READER, UNKNOWN_FEED
+from app.live.close_codes import (
+    INTERNAL_ERROR,
+    POLICY,
+    SLOW_READER,
+    TRY_AGAIN_LATER,
+    UNKNOWN_FEED,
+)
 from app.live.connection import catch_up
 from app.metrics import Metrics
 from app.state import AppState
-from app.store import Store
 from app.watched import current_feed
 
 log = logging.getLogger(__name__)
@@ -209,6 +216,9 @@ class StreamSession:
                 return
             self.state = StreamState.ATTACHED
             await self._catch_up_to(since, current)
+        except CatchupOverloaded:
+            # The store is over its catch-up read budget: retry later, never 1011.
+            self.close(TRY_AGAIN_LATER.code, TRY_AGAIN_LATER.reason)
         except Exception:
             log.exception("opening a live stream for %s failed", self.feed)
             self.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason)
@@ -391,17 +401,19 @@ class AppAdmission:
         access.release(self._state, self._conn)
 
 
-class StoreCatchUp:
+class HubCatchUp:
     """The app's :data:`CatchUp` provider (the one place that decides where the past is
-    read); one per app, shared by its sessions."""
+    read: the hub's window, else one shared, budgeted store read — see :mod:`app.catchup`);
+    one per app, shared by its sessions. May raise
+    :class:`app.catchup.CatchupOverloaded`."""
 
-    __slots__ = ("_max_events", "_store")
+    __slots__ = ("_hub", "_max_events")
 
-    def __init__(self, store: Store, max_events: int) -> None:
-        self._store, self._max_events = store, max_events
+    def __init__(self, hub: FeedHub, max_events: int) -> None:
+        self._hub, self._max_events = hub, max_events
 
     async def __call__(self, feed: str, since: int | None, current: int) -> list[Event] | None:
-        return await catch_up(self._store, feed, since, current, self._max_events)
+        return await catch_up(self._hub, feed, since, current, self._max_events)
 
 
 _providers: weakref.WeakKeyDictionary[AppState, CatchUp] = weakref.WeakKeyDictionary()
@@ -411,7 +423,7 @@ def app_catch_up(state: AppState) -> CatchUp:
     """``state``'s catch-up provider, created once per app."""
     provider = _providers.get(state)
     if provider is None:
-        provider = _providers[state] = StoreCatchUp(state.store, state.settings.catchup_max_events)
+        provider = _providers[state] = HubCatchUp(state.hub, state.settings.catchup_max_events)
     return provider
 
 

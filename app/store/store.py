@@ -1,7 +1,9 @@
 """The store: every read and write of feeds, entries, tokens and the change log.
 
 Contract for writes: each change to a feed takes ``feeds.rev + 1`` inside the transaction
-that makes the change, and appends its event to ``changes`` in that same transaction. The
+that makes the change, and appends its event to ``changes`` in that same transaction. A
+write returns every change it logged, in rev order (pinning an entry also returns the
+unpin of the previous one), so the caller can publish all of them. The
 ``UPDATE feeds SET rev = rev + 1`` row lock (PostgreSQL) or the database write lock (SQLite,
 ``BEGIN IMMEDIATE``) serializes writers of a feed, so revisions are unique and gap-free and
 commit in rev order, even across processes. A failed write rolls back whole.
@@ -262,14 +264,15 @@ class Store:
             raise Conflict(f"a feed with slug {data.slug!r} already exists") from None
         return _feed_from_row(row)
 
-    async def update_feed(self, slug: str, data: FeedUpdate) -> tuple[Feed, Change | None]:
-        """Apply the given fields; a real change takes a rev and emits a ``feed`` event."""
+    async def update_feed(self, slug: str, data: FeedUpdate) -> tuple[Feed, list[Change]]:
+        """Apply the given fields; a real change takes a rev and logs a ``feed`` event
+        (returned; no change: an empty list)."""
         fields = data.model_dump(exclude_unset=True, exclude_none=True)
         async with self._write() as conn:
             row = await self._feed_row(conn, slug, lock=True)
             changed = {k: v for k, v in fields.items() if getattr(row, k) != v}
             if not changed:
-                return _feed_from_row(row), None
+                return _feed_from_row(row), []
             now = _now()
             if changed.get("status") == "ended":
                 changed["ended_at"] = now
@@ -280,7 +283,7 @@ class Store:
             feed = _feed_from_row(await self._feed_row(conn, slug, lock=True))
             payload = feed_event(feed)
             await self._log(conn, row.id, rev, payload, now)
-        return feed, Change(slug, rev, payload)
+        return feed, [Change(slug, rev, payload)]
 
     async def _next_rev(self, conn: AsyncConnection, feed_id: int, now: datetime) -> int:
         result = await conn.execute(
@@ -429,9 +432,11 @@ class Store:
 
     async def create_entry(
         self, slug: str, data: EntryCreate, *, idempotency_key: str | None = None
-    ) -> tuple[Entry, Change | None]:
-        """Create an entry. With ``idempotency_key``, a repeat returns the first entry
-        (and no change); the same key with a different body raises :class:`Conflict`."""
+    ) -> tuple[Entry, list[Change]]:
+        """Create an entry; return it and the changes logged (its ``created`` event, after
+        the unpin of the previously pinned entry when it is pinned). With
+        ``idempotency_key``, a repeat returns the first entry and no changes; the same key
+        with a different body raises :class:`Conflict`."""
         request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
         body_html = await render_markdown_off_loop(data.body)  # before taking the write lock
         for _attempt in range(3):
@@ -447,7 +452,7 @@ class Store:
 
     async def _create_entry(
         self, slug: str, data: EntryCreate, key: str | None, request_hash: str, body_html: str
-    ) -> tuple[Entry, Change | None]:
+    ) -> tuple[Entry, list[Change]]:
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
             if key is not None:
@@ -461,11 +466,10 @@ class Store:
                 if previous is not None:
                     if previous.request_hash != request_hash:
                         raise Conflict("Idempotency-Key was already used with a different body")
-                    return Entry.model_validate_json(previous.response), None
+                    return Entry.model_validate_json(previous.response), []
             now = _now()
             attached = await self._resolve_media(conn, feed, data.media)
-            if data.pinned:
-                await self._unpin_all(conn, feed, now)
+            made = await self._unpin_all(conn, feed, now) if data.pinned else []
             entry, change = await self._insert_entry(
                 conn,
                 feed,
@@ -490,7 +494,7 @@ class Store:
                         created_at=now,
                     )
                 )
-        return entry, change
+        return entry, [*made, change]
 
     async def _insert_entry(
         self, conn: AsyncConnection, feed: Row[Any], now: datetime, body_html: str, **fields: Any
@@ -519,14 +523,18 @@ class Store:
         await self._log(conn, feed.id, rev, payload, now)
         return entry, Change(feed.slug, rev, payload)
 
-    async def _unpin_all(self, conn: AsyncConnection, feed: Row[Any], now: datetime) -> None:
+    async def _unpin_all(
+        self, conn: AsyncConnection, feed: Row[Any], now: datetime
+    ) -> list[Change]:
         """One pinned entry per feed: unpin the current one(s), each as its own logged
-        revision, before the caller takes the rev of the entry it pins."""
+        revision, before the caller takes the rev of the entry it pins. Returns those
+        changes."""
         pinned = (
             await conn.execute(
                 select(entries.c.id).where(entries.c.feed_id == feed.id, entries.c.pinned)
             )
         ).all()
+        made: list[Change] = []
         for (pinned_id,) in pinned:
             rev = await self._next_rev(conn, feed.id, now)
             await conn.execute(
@@ -535,7 +543,10 @@ class Store:
                 .values(pinned=False, rev=rev, updated_at=now)
             )
             entry = await self._entry(conn, feed, pinned_id)
-            await self._log(conn, feed.id, rev, entry_event("updated", entry), now)
+            payload = entry_event("updated", entry)
+            await self._log(conn, feed.id, rev, payload, now)
+            made.append(Change(feed.slug, rev, payload))
+        return made
 
     async def _entry(self, conn: AsyncConnection, feed: Row[Any], entry_id: int) -> Entry:
         if not 0 < entry_id <= MAX_ID:
@@ -556,8 +567,10 @@ class Store:
 
     async def update_entry(
         self, slug: str, entry_id: int, data: EntryUpdate
-    ) -> tuple[Entry, Change | None]:
-        """Edit fields of a live (not deleted) entry; no-op edits take no rev."""
+    ) -> tuple[Entry, list[Change]]:
+        """Edit fields of a live (not deleted) entry; return it and the changes logged (a
+        pin also logs the unpin of the previously pinned entry, first). No-op edits take no
+        rev and return no changes."""
         fields = data.model_dump(exclude_unset=True)
         body_html = await render_markdown_off_loop(data.body) if data.body is not None else None
         async with self._write() as conn:
@@ -581,7 +594,7 @@ class Store:
             if "published_at" in values:
                 values["has_time"] = True
             if not values:
-                return current, None
+                return current, []
             if "body" in values or "media" in values:
                 if body_html is None or "body" not in values:
                     body_html = await render_markdown_off_loop(current.body)
@@ -592,8 +605,7 @@ class Store:
                     else current.media,
                 )
             now = _now()
-            if values.get("pinned"):
-                await self._unpin_all(conn, feed, now)
+            made = await self._unpin_all(conn, feed, now) if values.get("pinned") else []
             rev = await self._next_rev(conn, feed.id, now)
             await conn.execute(
                 update(entries)
@@ -603,15 +615,16 @@ class Store:
             entry = await self._entry(conn, feed, entry_id)
             payload = entry_event("updated", entry)
             await self._log(conn, feed.id, entry.rev, payload, now)
-        return entry, Change(slug, entry.rev, payload)
+        return entry, [*made, Change(slug, entry.rev, payload)]
 
-    async def delete_entry(self, slug: str, entry_id: int) -> Change | None:
-        """Tombstone the entry (body cleared); deleting twice is a no-op returning None."""
+    async def delete_entry(self, slug: str, entry_id: int) -> list[Change]:
+        """Tombstone the entry (body cleared); return the change logged. Deleting twice is a
+        no-op returning no changes."""
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
             current = await self._entry(conn, feed, entry_id)
             if current.deleted:
-                return None
+                return []
             now = _now()
             rev = await self._next_rev(conn, feed.id, now)
             await conn.execute(
@@ -630,7 +643,7 @@ class Store:
             entry = await self._entry(conn, feed, entry_id)
             payload = entry_event("deleted", entry)
             await self._log(conn, feed.id, rev, payload, now)
-        return Change(slug, rev, payload)
+        return [Change(slug, rev, payload)]
 
     async def list_entries(self, slug: str, *, limit: int, before: int | None = None) -> EntryPage:
         """Newest-first page of live entries; ``before`` is the id of the last entry seen."""
