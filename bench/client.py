@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import sys
 import time
 import zlib
@@ -332,6 +333,9 @@ async def worker_main() -> None:
         sys.stdout.flush()
 
     cfg = json.loads(await reader.readline())
+    if cfg.get("mode") == "storm":
+        await storm_main(cfg, reader, emit)
+        return
     stats = Stats(int(cfg["messages"]))
     t0 = time.monotonic()
     readers, errors = await open_readers(cfg, stats)
@@ -472,6 +476,214 @@ def latencies(results: list[dict[str, Any]]) -> array[int]:
     for r in results:
         out.frombytes(base64.b64decode(r["latency_us_b64"]))
     return out
+
+
+# -- storm mode: readers that reconnect with `since`, like the browser client ---------------
+
+#: Backoff of ``web/static/livefeed.js``: cap = min(MAX, 1 s × 2^attempt), delay uniform in
+#: [cap/2, cap]; attempt resets on hello. 1012 reconnects after 250–2000 ms; 4008 at once;
+#: 1013 after the close-code table's retry_after (5 s) plus up to 1 s of jitter.
+MAX_BACKOFF_S = 30.0
+RESTART_DELAY_S = (0.25, 2.0)
+RETRY_AFTER_S = 5.0
+_REV = b'"rev":'
+
+
+class StormStats:
+    """Per-process counters of the storm readers."""
+
+    def __init__(self) -> None:
+        self.closes: dict[int, int] = {}  # close code → count (1006: lost without a close)
+        self.connects = 0
+        self.failed_attempts = 0  # refused, reset or not upgraded
+        self.gaps = 0
+        self.duplicates = 0
+        self.resets = 0
+        self.bad_frames = 0
+        self.hellos = 0
+        #: rev → the latest wall-clock ns at which some reader first held it.
+        self.reached_ns: dict[int, int] = {}
+        self.changed = asyncio.Event()
+
+
+class StormSocket(Reader):
+    """One WebSocket of a :class:`Follower`: the load client's framing, storm bookkeeping."""
+
+    __slots__ = ("close_code", "follower")
+
+    def __init__(self, follower: Follower) -> None:
+        super().__init__(Stats(0), "plain", ready_on_frame=True)
+        self.follower = follower
+        self.close_code = 1006
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_result(None)  # nobody awaits it in storm mode
+        self.follower.lost(self)
+
+    def _message(self, payload: bytes, now: int) -> None:
+        self._set_ready()
+        self.follower.on_event(payload, now)
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        if opcode == 8 and len(payload) >= 2:
+            self.close_code = int.from_bytes(payload[:2], "big")
+        super()._control(opcode, payload)
+
+
+class Follower:
+    """A reader page: holds the last rev it received, checks every event is the next rev,
+    and on any close reconnects with ``since`` as ``web/static/livefeed.js`` does."""
+
+    __slots__ = ("attempt", "last_rev", "path", "sock", "stats", "target")
+
+    def __init__(self, stats: StormStats, target: Target, rev: int) -> None:
+        self.stats = stats
+        self.target = target
+        self.path = target.path
+        self.last_rev = rev
+        self.attempt = 0
+        self.sock: StormSocket | None = None
+
+    async def open(self) -> bool:
+        """One connection attempt; True once the upgrade succeeded."""
+        t = self.target
+        sock = StormSocket(self)
+        self.sock = sock
+        try:
+            await asyncio.get_running_loop().create_connection(lambda: sock, t.host, t.port)
+            path = f"{self.path}?since={self.last_rev}"
+            sock.transport.write(sock.handshake(t.host, t.port, path, True))  # type: ignore[union-attr]
+            return True
+        except OSError:
+            self.stats.failed_attempts += 1
+            self.sock = None
+            self._schedule(self._backoff())
+            return False
+
+    def on_event(self, payload: bytes, now: int) -> None:
+        st = self.stats
+        i = payload.find(_REV)
+        if i < 0 or not payload.startswith(b'{"type":"'):
+            st.bad_frames += 1
+            return
+        i += len(_REV)
+        j = i
+        while j < len(payload) and 48 <= payload[j] <= 57:
+            j += 1
+        rev = int(payload[i:j])
+        kind = payload[9 : payload.index(b'"', 9)]
+        if kind == b"hello":
+            st.hellos += 1
+            self.attempt = 0
+            if rev < self.last_rev:
+                st.resets += 1  # the server is behind us: the page would reset
+            return
+        if kind == b"reset":
+            st.resets += 1
+            self.last_rev = rev
+            return
+        if rev <= self.last_rev:
+            st.duplicates += 1
+            return
+        if rev != self.last_rev + 1:
+            st.gaps += 1
+        self.last_rev = rev
+        reached = st.reached_ns
+        if reached.get(rev, 0) < now:
+            reached[rev] = now
+        st.changed.set()
+
+    def lost(self, sock: StormSocket) -> None:
+        if sock is not self.sock:
+            return
+        self.sock = None
+        st = self.stats
+        if sock.upgraded:
+            st.connects += 1
+            st.closes[sock.close_code] = st.closes.get(sock.close_code, 0) + 1
+        else:
+            st.failed_attempts += 1
+        code = sock.close_code if sock.upgraded else 0
+        if code == 1012:
+            delay = random.uniform(*RESTART_DELAY_S)
+        elif code == 4008:
+            delay = 0.0
+        elif code == 1013:
+            delay = RETRY_AFTER_S + random.random()
+        else:
+            delay = self._backoff()
+        self._schedule(delay)
+
+    def _backoff(self) -> float:
+        cap = min(MAX_BACKOFF_S, 2.0**self.attempt)
+        self.attempt = min(self.attempt + 1, 10)
+        return cap / 2 + random.random() * cap / 2
+
+    def _schedule(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, lambda: loop.create_task(self.open()))
+
+
+async def storm_main(cfg: dict[str, Any], reader: asyncio.StreamReader, emit: Any) -> None:
+    """Storm mode: open ``count`` followers at ``since``, report ``ready`` once every one
+    got its hello; then answer ``await REV TIMEOUT`` with how many hold REV and when the
+    last of them got it, and ``exit``."""
+    stats = StormStats()
+    targets = [Target(**t) for t in cfg["targets"]]
+    first = int(cfg.get("first_index", 0))
+    count = int(cfg["count"])
+    since = int(cfg["since"])
+    followers = [Follower(stats, targets[(first + i) % len(targets)], since) for i in range(count)]
+    sem = asyncio.Semaphore(int(cfg.get("concurrency", 100)))
+    t0 = time.monotonic()
+
+    async def first_open(f: Follower) -> None:
+        async with sem:
+            if await f.open():
+                assert f.sock is not None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(f.sock.ready, float(cfg.get("connect_timeout", 60)))
+
+    await asyncio.gather(*(first_open(f) for f in followers))
+    emit({"event": "ready", "connected": stats.hellos, "connect_s": time.monotonic() - t0})
+    while True:
+        line = (await reader.readline()).decode().split()
+        if not line or line[0] == "exit":
+            break
+        if line[0] != "await":
+            continue
+        rev, wait_s = int(line[1]), float(line[2])
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if all(f.last_rev >= rev for f in followers):
+                break
+            stats.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stats.changed.wait(), 0.2)
+        finals: dict[str, int] = {}
+        for f in followers:
+            finals[str(f.last_rev)] = finals.get(str(f.last_rev), 0) + 1
+        emit(
+            {
+                "event": "result",
+                "readers": count,
+                "holding": sum(f.last_rev >= rev for f in followers),
+                "last_reached_ns": stats.reached_ns.get(rev, 0),
+                "final_revs": finals,
+                "closes": {str(k): v for k, v in stats.closes.items()},
+                "connects": stats.connects,
+                "failed_attempts": stats.failed_attempts,
+                "gaps": stats.gaps,
+                "duplicates": stats.duplicates,
+                "resets": stats.resets,
+                "bad_frames": stats.bad_frames,
+                "cpu_s": sum(_cpu()),
+            }
+        )
+    for f in followers:
+        if f.sock is not None and f.sock.transport is not None:
+            f.sock.transport.close()
 
 
 def main() -> None:
