@@ -184,7 +184,7 @@ class Downstream:
 def fast_path(rev: int = 3) -> tuple[CachedPages, Downstream, SimpleNamespace, list[int]]:
     watchers = {"moscou": Watcher(rev)}
     app_state = SimpleNamespace(
-        livefeed=SimpleNamespace(watched_feeds=watchers), page_cache=PageCache()
+        livefeed=SimpleNamespace(watched=watchers), page_cache=PageCache()
     )
     downstream = Downstream()
     hits: list[int] = []
@@ -244,7 +244,7 @@ async def test_fast_path_answers_304_and_empty_head() -> None:
 async def test_fast_path_never_serves_a_page_of_an_older_rev() -> None:
     app, downstream, state, hits = fast_path(rev=3)
     state.page_cache.put(timeline_key(READER_TEMPLATE, "moscou", 3), page())
-    state.livefeed.watched_feeds["moscou"].rev = 4  # the hub delivered a change
+    state.livefeed.watched["moscou"].rev = 4  # the hub delivered a change
     status, _, body = await call(app)
     assert (status, body) == (299, b"routed")
     assert downstream.calls == 1

@@ -157,7 +157,7 @@ def make_session(
     transport: str = "websocket",
 ) -> StreamSession:
     async def from_store(feed: str, since: int | None, current: int) -> Sequence[Event] | None:
-        return await catch_up(store, feed, since, current, 2000)  # type: ignore[arg-type]
+        return await catch_up(hub, feed, since, current, 2000)
 
     extra: dict[str, Any] = {} if clock is None else {"clock": clock}
     return StreamSession(
@@ -215,12 +215,12 @@ async def test_change_during_catch_up_is_held_then_sent_after_it_once(
     assert session.state is StreamState.CATCHING_UP
     # Two writes commit and are published while the catch-up read is in flight.
     for _ in range(2):
-        await hub.publish(store.commit())
+        await hub.publish([store.commit()])
     assert sink.sent == [], "nothing may reach the client before hello and its catch-up"
     store.release()
     await opening
     assert session.state is StreamState.LIVE
-    await hub.publish(store.commit())
+    await hub.publish([store.commit()])
     assert sink.sent == [("hello", 5)] + [("entry", rev) for rev in (3, 4, 5, 6, 7, 8)]
 
 
@@ -242,10 +242,10 @@ async def test_catch_up_that_overlaps_held_events_sends_each_rev_once(
     opening = asyncio.create_task(session.open(since=1))
     await wait_for(lambda: session.state is StreamState.CATCHING_UP, "catching up")
     for _ in range(2):
-        await hub.publish(store.commit())
+        await hub.publish([store.commit()])
     gate.set()
     await opening
-    await hub.publish(store.commit())
+    await hub.publish([store.commit()])
     assert sink.sent == [("hello", 3)] + [("entry", rev) for rev in (2, 3, 4, 5, 6)]
 
 
@@ -265,7 +265,7 @@ async def test_gap_fill_pages_past_one_page_with_a_live_change_in_between(
     await store.reading.wait()
     # A live change arrives while the first page is being read: it must wait its turn.
     latest = store.commit()
-    await hub.publish(latest)
+    await hub.publish([latest])
     store.release()
     await filling
     await hub.sync(FEED)
@@ -284,7 +284,7 @@ async def test_failing_subscriber_is_closed_and_others_keep_order(
     await broken.open(since=None)
     assert gauge(metrics, "livefeed_open_connections") == 2
     for _ in range(3):
-        await hub.publish(store.commit())
+        await hub.publish([store.commit()])
     assert good.revs == [1, 2, 3]
     # The broken stream is closed (so its client resumes), not silently left detached.
     assert broken.state is StreamState.CLOSING
@@ -381,7 +381,7 @@ async def test_teardown_happens_exactly_once_from_every_state(
         if gone_while == "closed":
             session.transport_closed()
         end_it()
-    await hub.publish(store.commit())  # must reach nobody now
+    await hub.publish([store.commit()])  # must reach nobody now
 
     assert session.state is StreamState.CLOSED
     assert admission.admits == 1 and admission.releases == 1
@@ -429,10 +429,10 @@ async def test_held_events_are_bounded_by_bytes(hub: GatedHub, store: GatedStore
     store.hold_reads()
     opening = asyncio.create_task(session.open(since=0))
     await store.reading.wait()
-    await hub.publish(store.commit(size=400))
-    await hub.publish(store.commit(size=400))
+    await hub.publish([store.commit(size=400)])
+    await hub.publish([store.commit(size=400)])
     assert session.state is StreamState.CATCHING_UP, "under the bound: still held"
-    await hub.publish(store.commit(size=400))
+    await hub.publish([store.commit(size=400)])
     assert session.close_code == CLOSE_SLOW_READER
     assert session.state is StreamState.CLOSING
     assert hub.subscriber_count(FEED) == 0, "detached at once: nothing more is held"
@@ -449,10 +449,10 @@ async def test_send_backlog_over_the_bound_closes_4008_once(
     sink = RecordingSink()
     session = make_session(hub, store, sink, limit_bytes=100, metrics=metrics, transport="sse")
     await session.open(since=None)
-    await hub.publish(store.commit())
+    await hub.publish([store.commit()])
     sink.backlog = 101
-    await hub.publish(store.commit())
-    await hub.publish(store.commit())
+    await hub.publish([store.commit()])
+    await hub.publish([store.commit()])
     assert sink.revs == [1, 2]
     assert sink.ends == [(CLOSE_SLOW_READER, "slow reader: reconnect with since=<last rev>")]
     assert gauge(metrics, "livefeed_slow_reader_disconnects_total", "sse") == 1
@@ -464,10 +464,10 @@ async def test_event_queue_counts_the_batch_in_flight(hub: GatedHub, store: Gate
     await session.open(since=None)
     assert [event.kind for event in await queue.next_batch() or []] == ["hello"]
     for _ in range(3):
-        await hub.publish(store.commit())
+        await hub.publish([store.commit()])
     batch = await queue.next_batch()  # taken by the writer, not yet sent
     assert [event.rev for event in batch or []] == [1, 2, 3]
-    await hub.publish(store.commit())  # in flight + this one: over the bound
+    await hub.publish([store.commit()])  # in flight + this one: over the bound
     assert session.close_code == CLOSE_SLOW_READER
     assert await queue.next_batch() is None, "an end wins over queued events"
 
@@ -480,7 +480,7 @@ async def test_event_queue_frees_bytes_once_the_batch_is_sent(
     await session.open(since=None)
     await queue.next_batch()
     for _ in range(10):
-        await hub.publish(store.commit())
+        await hub.publish([store.commit()])
         assert [event.rev for event in await queue.next_batch() or []] == [store.log[-1][0]]
     assert session.close_code is None
 
