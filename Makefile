@@ -64,10 +64,12 @@ services:
 bench: $(STAMP) services
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.storm
 
 bench-smoke: $(STAMP) services
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run --smoke
+	$(BIN)/python -m bench.storm --smoke
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "livefeed needs Python 3.11 or newer")'

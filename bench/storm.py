@@ -277,7 +277,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.storm", description=__doc__.splitlines()[0])
     ap.add_argument("--readers", type=int, default=None)
     ap.add_argument("--posts", type=int, default=None)
-    ap.add_argument("--interval", type=float, default=100.0, help="ms between posts")
+    ap.add_argument("--interval", type=float, default=500.0, help="ms between posts")
     ap.add_argument("--setups", default=",".join(SETUPS))
     ap.add_argument("--clients", type=int, default=2, help="load-client worker processes")
     ap.add_argument("--smoke", action="store_true", help="tiny run: 60 readers, 5 posts")

@@ -183,9 +183,7 @@ class Downstream:
 
 def fast_path(rev: int = 3) -> tuple[CachedPages, Downstream, SimpleNamespace, list[int]]:
     watchers = {"moscou": Watcher(rev)}
-    app_state = SimpleNamespace(
-        livefeed=SimpleNamespace(watched=watchers), page_cache=PageCache()
-    )
+    app_state = SimpleNamespace(livefeed=SimpleNamespace(watched=watchers), page_cache=PageCache())
     downstream = Downstream()
     hits: list[int] = []
     return CachedPages(downstream, app_state, on_hit=hits.append), downstream, app_state, hits
