@@ -13,10 +13,10 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.deps import PrincipalDep, SettingsDep
+from app.deps import PrincipalDep, SettingsDep, StoreDep
 from app.media.storage import media_csp
-from app.render import render_markdown_off_loop
-from app.schemas import CleanText
+from app.render import entry_html, render_markdown_off_loop
+from app.schemas import CleanText, MediaItem, MediaList, Slug
 from app.templating import CSP, templates
 
 router = APIRouter()
@@ -35,6 +35,8 @@ class PreviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: Annotated[str, StringConstraints(max_length=1_000_000), CleanText]
+    feed: Slug | None = Field(default=None, description="The feed the media belongs to.")
+    media: MediaList = Field(default_factory=list, description="As on an entry; needs feed.")
 
 
 class PreviewResponse(BaseModel):
@@ -49,13 +51,21 @@ async def whoami(principal: PrincipalDep) -> WhoAmI:
 
 @router.post("/api/preview", response_model=PreviewResponse, tags=["studio"])
 async def preview(
-    data: PreviewRequest, _who: PrincipalDep, settings: SettingsDep
+    data: PreviewRequest, who: PrincipalDep, settings: SettingsDep, store: StoreDep
 ) -> PreviewResponse:
-    """Render Markdown the way a published entry is rendered. 413 past the entry size limit."""
+    """Render a draft — Markdown and media — the way a published entry is rendered. 413 past
+    the entry size limit; media needs ``feed`` (a feed the token may write to)."""
     limit = settings.max_entry_body_chars
     if len(data.body) > limit:
         raise HTTPException(413, f"entry body is {len(data.body)} characters; the limit is {limit}")
-    return PreviewResponse(html=await render_markdown_off_loop(data.body))
+    media: list[MediaItem] = []
+    if data.media:
+        if data.feed is None:
+            raise HTTPException(422, "feed: required to preview media")
+        if not who.is_admin and who.feed != data.feed:
+            raise HTTPException(403, f"this token cannot write to feed {data.feed!r}")
+        media = await store.preview_media(data.feed, data.media)
+    return PreviewResponse(html=entry_html(await render_markdown_off_loop(data.body), media))
 
 
 @router.api_route("/studio", methods=["GET", "HEAD"], include_in_schema=False)

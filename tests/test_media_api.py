@@ -4,6 +4,7 @@ backends (a local directory and a real S3-compatible server process)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -277,3 +278,48 @@ async def test_large_rotated_jpeg_is_decoded_small_and_oriented(http: httpx.Asyn
     assert sorted({v["width"] for v in item["variants"]}) == [320, 640, 1024, 1600]
     decoded = Image.open(io.BytesIO((await fetch(http, item["url"])).content)).convert("RGB")
     assert _close(decoded.getpixel((800, 100)), RED) and _close(decoded.getpixel((800, 2000)), BLUE)
+
+
+def _occupy(path: str) -> None:
+    Path(path).write_bytes(b"not a directory")
+
+
+async def test_storage_failure_is_503_and_keeps_nothing(
+    http: httpx.AsyncClient, media_backend: MediaBackend, request: pytest.FixtureRequest
+) -> None:
+    if media_backend.name == "local":
+        # The media directory cannot be created: a file stands where it should be.
+        _occupy(media_backend.settings["media_dir"])
+    else:
+        client = request.getfixturevalue("s3_server").client()
+        client.delete_bucket_policy(Bucket=media_backend.settings["s3_bucket"])
+        client.delete_bucket(Bucket=media_backend.settings["s3_bucket"])
+    response = await upload(http, png_with_alpha(), filename="a.png", content_type="image/png")
+    assert response.status_code == 503, response.text
+    assert "media storage failed" in response.json()["detail"]
+    entry = await http.post(
+        f"/api/feeds/{SLUG}/entries",
+        json={"body": "x", "media": [{"id": 1, "alt": "a"}]},
+        headers=ADMIN,
+    )
+    assert entry.status_code == 422 and "no upload 1" in entry.json()["detail"]
+
+
+async def test_studio_preview_renders_draft_media(http: httpx.AsyncClient) -> None:
+    item = (await upload(http, png_with_alpha(), filename="a.png", content_type="image/png")).json()
+    draft = {"body": "Draft", "feed": SLUG, "media": [{"id": item["id"], "caption": "Cap"}]}
+    response = await http.post("/api/preview", json=draft, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    html = response.json()["html"]
+    assert html.startswith("<p>Draft</p><figure")  # no alt yet is fine in a preview
+    assert '<span class="lf-caption">Cap</span>' in html
+    no_feed = await http.post(
+        "/api/preview", json={"body": "x", "media": [item["id"]]}, headers=ADMIN
+    )
+    assert no_feed.status_code == 422 and "feed" in no_feed.json()["detail"]
+    await http.post("/api/feeds", json={"slug": "other", "title": "O"}, headers=ADMIN)
+    token = (await http.post("/api/feeds/other/tokens", json={}, headers=ADMIN)).json()["token"]
+    foreign = await http.post(
+        "/api/preview", json=draft, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert foreign.status_code == 403

@@ -217,6 +217,9 @@ async def test_studio_uploads_requires_alt_publishes_and_removes_media(
     await items.nth(0).get_by_label("Caption").fill("Outside court")
     await items.nth(0).get_by_label("Credit").fill("AFP")
     await items.nth(1).get_by_label("Decorative (no alt text)").check()
+    # The preview shows the update as readers will see it, photos and caption included.
+    await expect(page.locator("#sd-preview figure.lf-image")).to_have_count(2)
+    await expect(page.locator("#sd-preview .lf-caption")).to_have_text("Outside court")
     await page.get_by_role("button", name="Publish").click()
     await expect(page.locator("#sd-compose-error")).to_be_empty()
     await expect(items).to_have_count(0)

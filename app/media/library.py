@@ -2,8 +2,9 @@
 
 Contract of :meth:`MediaLibrary.upload`: the image is processed in a worker thread (at most
 :data:`PROCESSING_SLOTS` at once per process, which bounds memory), its media row is
-recorded *before* any file is stored, and if storing fails every file written and the row
-are removed again — a failed upload leaves nothing behind.
+recorded *before* any file is stored, and if storing fails the row and every file written
+are removed again — a failed upload leaves nothing behind (should the storage refuse even
+the deletes, the files have no row left, and ``livefeed media prune`` removes them).
 """
 
 from __future__ import annotations
@@ -77,8 +78,11 @@ class MediaLibrary:
                 await self.storage.put(key, rendition.data, rendition.content_type)
         except Exception as exc:
             log.warning("storing media %d failed: %r; removing it", item.id, exc)
-            await self.storage.delete(written)
             await self.store.delete_media(item.id)
+            try:
+                await self.storage.delete(written)
+            except Exception as cleanup:  # the storage is failing: prune removes the rest
+                log.warning("could not remove media %d's files: %r", item.id, cleanup)
             raise StorageFailed(f"media storage failed: {type(exc).__name__}") from exc
         return item
 

@@ -710,8 +710,21 @@ class Store:
 
     # -- media ------------------------------------------------------------------------------
 
+    async def preview_media(self, slug: str, refs: Sequence[int | MediaRef]) -> list[MediaItem]:
+        """``refs`` as an entry would carry them, for a draft's preview: the same checks as
+        publishing except that alt text may still be missing."""
+        async with self._read() as conn:
+            feed = await self._feed_row(conn, slug)
+            found = await self._resolve_media(conn, feed, refs, require_alt=False)
+        return [MediaItem.model_validate(item) for item in found]
+
     async def _resolve_media(
-        self, conn: AsyncConnection, feed: Row[Any], refs: Sequence[int | MediaRef]
+        self,
+        conn: AsyncConnection,
+        feed: Row[Any],
+        refs: Sequence[int | MediaRef],
+        *,
+        require_alt: bool = True,
     ) -> list[dict[str, Any]]:
         """Media items (as JSON dicts) for ``refs``, in order, with per-entry text overrides.
         Raises :class:`InvalidMedia` for an id not uploaded to this feed, a repeated id or
@@ -739,7 +752,7 @@ class Store:
             if isinstance(ref, MediaRef):
                 overrides = ref.model_dump(exclude_unset=True, exclude={"id"})
                 item = item.model_copy(update=overrides)
-            if item.kind == "image" and item.alt is None:
+            if require_alt and item.kind == "image" and item.alt is None:
                 raise InvalidMedia(
                     f"media {media_id}: alt text is required "
                     '(send "alt": "" only for a purely decorative image)'

@@ -62,7 +62,7 @@ export class Composer {
     /** @type {number | undefined} */
     this.previewTimer = undefined;
     /** Photos and link cards of the update being written. */
-    this.tray = new MediaTray(api);
+    this.tray = new MediaTray(api, () => this.schedulePreview(250));
   }
 
   /** @param {string} [slug] */
@@ -135,14 +135,18 @@ export class Composer {
     const body = textarea("sd-body").value;
     const out = byId("sd-preview");
     const seq = ++this.previewSeq;
-    if (!body.trim()) {
+    const media = this.tray.previewRefs();
+    if (!body.trim() && !media.length) {
       out.innerHTML = "";
       out.setAttribute("data-empty", "Your update, as readers will see it.");
       return;
     }
     out.removeAttribute("data-empty");
     try {
-      const res = await this.api.call("POST", "/api/preview", { body });
+      /** @type {{body: string, feed?: string, media?: MediaRef[]}} */
+      const draft = { body };
+      if (media.length && this.slug) Object.assign(draft, { feed: this.slug, media });
+      const res = await this.api.call("POST", "/api/preview", draft);
       if (seq !== this.previewSeq) return;
       out.classList.remove("is-stale");
       // Sanitized by the server with the same renderer as published entries.

@@ -97,9 +97,13 @@ export function mediaRefs(items) {
 }
 
 export class MediaTray {
-  /** @param {Api} api */
-  constructor(api) {
+  /**
+   * @param {Api} api
+   * @param {() => void} [onChange] called when what the preview shows may have changed
+   */
+  constructor(api, onChange = () => {}) {
     this.api = api;
+    this.onChange = onChange;
     /** @type {string | null} */
     this.slug = null;
     /** @type {Item[]} */
@@ -165,11 +169,28 @@ export class MediaTray {
   }
 
   persist() {
+    this.onChange();
     if (!this.slug) return;
     const done = this.items
       .filter((i) => i.status === "done")
       .map((i) => ({ ...i, xhr: null, preview: i.media ? smallest(i.media.variants.length ? i.media.variants : i.media.thumbnail) : "" }));
     save("local", this.storageKey(), done.length ? JSON.stringify(done) : null);
+  }
+
+  /** Refs of what is ready, texts as typed so far: for the preview (never throws). */
+  previewRefs() {
+    this.readFields();
+    return this.items
+      .filter((i) => i.status === "done" && i.media)
+      .map((i) => {
+        const m = /** @type {Media} */ (i.media);
+        if (m.kind === "card") return m.id;
+        /** @type {{id: number, alt: string, caption?: string, credit?: string}} */
+        const ref = { id: m.id, alt: i.decorative ? "" : i.alt.trim() };
+        if (i.caption.trim()) ref.caption = i.caption.trim();
+        if (i.credit.trim()) ref.credit = i.credit.trim();
+        return ref;
+      });
   }
 
   /** The refs to publish with (throws the message to show when not ready). */
