@@ -52,6 +52,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.errors",
             "app.lifecycle",
             "app.http_limits",
+            "app.openapi",
         ),
     ),
     ("surfaces", ("app.api", "app.pages", "app.embeds", "app.studio", "app.cards", "app.live")),
