@@ -1,4 +1,5 @@
-"""An SSE stream's session is ended however its response ends (both databases)."""
+"""SSE over the stream session: ended however its response ends; refusals as HTTP statuses
+(both databases)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import contextlib
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from app.catchup import CatchupOverloaded
+from app.hub import Event
+from app.live import session as session_module
+from app.live.close_codes import TRY_AGAIN_LATER
 from app.state import AppState
 
 
@@ -45,5 +51,22 @@ async def test_session_is_released_when_the_client_is_gone_before_the_body(
     with contextlib.suppress(Exception):
         await app(scope, receive, send)
     assert started, "the stream was opened (admitted, attached) before the send failed"
+    assert state.hub.subscriber_count(feed) == 0
+    assert not state.connections_by_ip, state.connections_by_ip
+
+
+async def test_sse_over_the_catch_up_budget_is_503_with_retry_after(
+    app: FastAPI, client: httpx.AsyncClient, feed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state: AppState = app.state.livefeed
+
+    async def overloaded(feed: str, since: int | None, current: int) -> list[Event]:
+        raise CatchupOverloaded("catch-up reads over budget")
+
+    monkeypatch.setitem(session_module._providers, state, overloaded)
+    response = await client.get(f"/sse/feeds/{feed}?since=0")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == str(TRY_AGAIN_LATER.retry_after)
+    assert response.json() == {"detail": TRY_AGAIN_LATER.reason}
     assert state.hub.subscriber_count(feed) == 0
     assert not state.connections_by_ip, state.connections_by_ip

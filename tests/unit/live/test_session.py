@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from app.brokers.memory import MemoryBroker
+from app.catchup import CatchupOverloaded
 from app.events import Change
 from app.hub import FILL_PAGE, Event, Hub
 from app.live.close_codes import (
@@ -22,6 +23,7 @@ from app.live.close_codes import (
     CLOSE_POLICY,
     CLOSE_SERVICE_RESTART,
     CLOSE_SLOW_READER,
+    CLOSE_TRY_AGAIN_LATER,
 )
 from app.live.connection import catch_up
 from app.live.session import EventQueue, StreamSession, StreamState
@@ -524,3 +526,24 @@ async def test_since_ahead_of_the_feed_gets_a_reset(hub: GatedHub, store: GatedS
     sink = RecordingSink()
     await make_session(hub, store, sink).open(since=7)
     assert sink.sent == [("hello", 1), ("reset", 1)]
+
+
+async def test_catch_up_over_budget_closes_1013_never_1011(
+    hub: GatedHub, store: GatedStore
+) -> None:
+    async def overloaded(feed: str, since: int | None, current: int) -> list[Event]:
+        raise CatchupOverloaded("catch-up reads over budget")
+
+    metrics = Metrics()
+    admission = CountingAdmission()
+    sink = RecordingSink()
+    session = make_session(
+        hub, store, sink, admission=admission, metrics=metrics, provider=overloaded
+    )
+    await session.open(since=0)
+    assert session.close_code == CLOSE_TRY_AGAIN_LATER and session.refused
+    assert sink.sent == [] and sink.ends == [(CLOSE_TRY_AGAIN_LATER, "server busy: retry later")]
+    assert hub.subscriber_count(FEED) == 0
+    assert gauge(metrics, "livefeed_open_connections") == 0
+    session.transport_closed()
+    assert admission.releases == 1
