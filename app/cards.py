@@ -1,16 +1,19 @@
-"""``/cards/{id}`` and ``/cards/{id}/player``: the click-to-load frame of a link card.
+"""``/cards/{id}/{key}`` and ``…/player``: the click-to-load frame of a link card.
 
-Entry HTML frames ``/cards/{id}`` (same origin, sandboxed without ``allow-same-origin``).
+Entry HTML frames ``/cards/{id}/{key}`` (same origin, sandboxed without
+``allow-same-origin``); the random ``key`` keeps cards not yet published from being read by
+counting ids.
 That page is ours alone — title, provider and the thumbnail re-hosted with the media — so
 showing a card costs readers no third-party request, cookie or script. Its play link
-navigates the frame to ``/cards/{id}/player``, which only then loads the provider's player;
+navigates the frame to ``/cards/{id}/{key}/player``, which only then loads the provider's player;
 that response carries a CSP ``sandbox`` of its own, so even opened directly it never runs
 with this site's origin.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import secrets
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Response
@@ -20,10 +23,13 @@ from markupsafe import escape
 from app.deps import SettingsDep, StoreDep
 from app.media.html import CARD_ALLOW, picture
 from app.media.storage import media_base_url
+from app.schemas import MediaItem
+from app.store import Store
 
 router = APIRouter(include_in_schema=False)
 
 CardId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CardKey = Annotated[str, Path(min_length=1, max_length=64)]
 CACHE = "public, max-age=300"
 PLAYER_SANDBOX = (
     "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox allow-presentation"
@@ -60,9 +66,18 @@ def _not_found() -> Response:
     return HTMLResponse(_page("<p>No such card.</p>", "Not found"), status_code=404)
 
 
-@router.get("/cards/{card_id}", response_class=HTMLResponse)
-async def card_frame(card_id: CardId, store: StoreDep, settings: SettingsDep) -> Response:
+async def _card(store: Store, card_id: int, key: str) -> tuple[MediaItem, dict[str, Any]] | None:
     found = await store.get_card(card_id)
+    if found is None or not secrets.compare_digest(str(found[1].get("key", "")), key):
+        return None
+    return found
+
+
+@router.get("/cards/{card_id}/{key}", response_class=HTMLResponse)
+async def card_frame(
+    card_id: CardId, key: CardKey, store: StoreDep, settings: SettingsDep
+) -> Response:
+    found = await _card(store, card_id, key)
     if found is None:
         return _not_found()
     item, _data = found
@@ -73,7 +88,7 @@ async def card_frame(card_id: CardId, store: StoreDep, settings: SettingsDep) ->
     if item.thumbnail:
         thumb = picture(item.thumbnail, item.thumbnail[-1].content_type, "")
     body = (
-        f'<a class="lf-play" href="/cards/{item.id}/player" title="Play">{thumb}'
+        f'<a class="lf-play" href="/cards/{item.id}/{key}/player" title="Play">{thumb}'
         f'<span class="play"><span class="btn" aria-hidden="true">▶</span>'
         f"<strong>{escape(title)}</strong>"
         f"<small>{escape(provider)} · loads content from {escape(provider or 'the provider')}"
@@ -95,9 +110,9 @@ async def card_frame(card_id: CardId, store: StoreDep, settings: SettingsDep) ->
     )
 
 
-@router.get("/cards/{card_id}/player", response_class=HTMLResponse)
-async def card_player(card_id: CardId, store: StoreDep) -> Response:
-    found = await store.get_card(card_id)
+@router.get("/cards/{card_id}/{key}/player", response_class=HTMLResponse)
+async def card_player(card_id: CardId, key: CardKey, store: StoreDep) -> Response:
+    found = await _card(store, card_id, key)
     if found is None:
         return _not_found()
     item, data = found

@@ -173,6 +173,8 @@ class LinkCard(BaseModel):
     #: False when the provider could not be reached or described nothing playable: the
     #: card is then a plain link.
     playable: bool = False
+    #: The click-to-load frame readers see (unguessable: unpublished cards stay private).
+    frame_url: str | None = None
 
 
 class MediaItem(BaseModel):

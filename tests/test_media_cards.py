@@ -5,6 +5,7 @@ provider is unreachable, SSRF guard — both databases, both storage backends.""
 from __future__ import annotations
 
 import io
+import re
 
 import httpx
 from PIL import Image
@@ -23,6 +24,7 @@ async def test_card_is_resolved_once_and_renders_without_third_party_requests(
     assert response.status_code == 201, response.text
     card = response.json()
     assert card["kind"] == "card" and card["url"] == link
+    frame_url = card["card"].pop("frame_url")
     assert card["card"] == {
         "url": link,
         "title": "Press conference 7",
@@ -30,6 +32,8 @@ async def test_card_is_resolved_once_and_renders_without_third_party_requests(
         "provider_name": "LocalTube",
         "playable": True,
     }
+    # /cards/ID/KEY: the id alone (sequential) opens nothing.
+    assert re.fullmatch(rf"/cards/{card['id']}/[0-9a-f]{{24}}", frame_url), frame_url
     # Discovery page, oEmbed JSON, thumbnail: each fetched once, at write time.
     assert [p.split("?")[0] for p in oembed_provider.requests] == [
         "/watch/7",
@@ -55,25 +59,28 @@ async def test_card_is_resolved_once_and_renders_without_third_party_requests(
     )
     assert entry.status_code == 201, entry.text
     html = entry.json()["html"]
-    assert f'src="/cards/{card["id"]}"' in html and "sandbox=" in html
+    assert f'src="{frame_url}"' in html and "sandbox=" in html
     assert "allow-same-origin" not in html
     assert f'href="{link}"' in html  # the caption links to the post itself
     assert f"{oembed_provider.base}/player" not in html and "thumb.jpg" not in html
 
-    frame = await http.get(f"/cards/{card['id']}")
+    frame = await http.get(frame_url)
     assert frame.status_code == 200
     assert oembed_provider.base not in frame.text, "the card frame references only us"
-    assert f'href="/cards/{card["id"]}/player"' in frame.text
+    assert f'href="{frame_url}/player"' in frame.text
     assert "Press conference 7" in frame.text
     assert "default-src 'none'" in frame.headers["content-security-policy"]
 
-    player = await http.get(f"/cards/{card['id']}/player")
+    player = await http.get(f"{frame_url}/player")
     assert player.status_code == 200
     assert f'src="{oembed_provider.base}/player/7"' in player.text
     assert player.headers["content-security-policy"].startswith("sandbox allow-scripts")
     assert "allow-same-origin" not in player.headers["content-security-policy"]
     assert len(oembed_provider.requests) == 3, "serving the card never contacts the provider"
-    assert (await http.get("/cards/999999")).status_code == 404
+    assert (await http.get("/cards/999999/abc")).status_code == 404
+    for guess in (f"/cards/{card['id']}/wrongkey", f"/cards/{card['id']}/wrongkey/player"):
+        wrong = await http.get(guess)
+        assert wrong.status_code == 404 and "Press conference" not in wrong.text
 
 
 async def test_unreachable_provider_gives_a_plain_link_card(http: httpx.AsyncClient) -> None:

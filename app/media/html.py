@@ -8,7 +8,7 @@ reader page, live inserts, embed, studio preview, Atom — shows the media with 
   ``width``/``height`` so the browser reserves the box before the bytes arrive (nothing
   below moves), ``loading="lazy"`` (pages make the first entry's images eager: see
   :func:`eager`), caption and credit in ``<figcaption>``.
-- Playable cards: a same-origin, sandboxed ``<iframe src="/cards/ID">`` showing our own
+- Playable cards: a same-origin, sandboxed ``<iframe src="/cards/ID/KEY">`` showing our own
   copy of the title and thumbnail; only a click inside it loads the provider's player, so
   no third-party request, cookie or script happens before the reader asks.
 - Other cards: a plain link.
@@ -83,11 +83,11 @@ def card_html(item: MediaItem) -> str:
     provider = card.provider_name or _host(card.url)
     link = f'<a href="{escape(card.url)}" rel="{LINK_REL}">{escape(title)}</a>'
     byline = " · ".join(escape(x) for x in (card.author_name, provider) if x)
-    if card.playable:
+    if card.playable and card.frame_url:
         shape = "lf-card-video" if item.width and item.height else "lf-card-rich"
         return (
             f'<figure class="lf-media lf-card {shape}">'
-            f'<iframe class="lf-card-frame" src="/cards/{item.id}" '
+            f'<iframe class="lf-card-frame" src="{escape(card.frame_url)}" '
             f'title="{escape(title)} ({escape(provider)})" sandbox="{CARD_SANDBOX}" '
             f'allow="{CARD_ALLOW}" loading="lazy"></iframe>'
             f'<figcaption>{link} <small class="lf-card-byline">{byline}</small></figcaption>'

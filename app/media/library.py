@@ -124,7 +124,9 @@ class MediaLibrary:
                 renditions = (await self.process(thumbnail)).renditions
             except ImageRejected as exc:
                 log.info("card thumbnail for %s dropped: %s", card.get("url"), exc)
-        record = NewMedia(kind="card", renditions=[], card=card)
+        # The frame URL's secret part: card ids are sequential, and a card not yet published
+        # must not be readable by counting.
+        record = NewMedia(kind="card", renditions=[], card={**card, "key": secrets.token_hex(12)})
         return await self.store_renditions(renditions, record, slug)
 
     async def prune(self, grace: timedelta) -> PruneResult:

@@ -123,7 +123,7 @@ class NewMedia:
     alt: str | None = None
     caption: str | None = None
     credit: str | None = None
-    #: Link cards: ``{url, title, author_name, provider_name, playable, player}``.
+    #: Link cards: ``{url, title, author_name, provider_name, playable, player, key}``.
     card: dict[str, Any] | None = None
 
 
@@ -147,6 +147,7 @@ def media_item_from_row(row: Row[Any]) -> MediaItem:
                 author_name=card.get("author_name"),
                 provider_name=card.get("provider_name"),
                 playable=bool(card.get("playable")),
+                frame_url=f"/cards/{row.id}/{card['key']}" if card.get("key") else None,
             ),
             thumbnail=variants,
             width=card.get("width"),

@@ -152,7 +152,7 @@ media = Table(
     Column("credit", String(200), nullable=True),
     # [{key, width, height, content_type}], smallest first.
     Column("renditions", JSON, nullable=False, default=list),
-    # Link cards: {url, title, author_name, provider_name, player_url, html_player}.
+    # Link cards: {url, title, author_name, provider_name, playable, player, key}.
     Column("card", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_media_feed", "feed_id", "id"),
