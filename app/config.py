@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=25.0, gt=0)
     store_poll_seconds: float = Field(default=1.0, gt=0)  # while the broker is down
     resync_seconds: float = Field(default=5.0, gt=0)  # safety re-read while it is up
-    max_connections_per_ip: int = Field(default=0, ge=0)  # 0 = unlimited
+    # Live streams (WebSocket and SSE) per client address; past it the handshake gets 429.
+    max_connections_per_ip: int = Field(default=100, ge=0)  # 0 = unlimited
+    # Live streams per process; past it the handshake gets 503. 0 = from the descriptor
+    # limit (see app.live.access.live_connection_budget).
+    max_live_connections: int = Field(default=0, ge=0)
     client_max_message_bytes: int = Field(default=4096, ge=16)
     client_max_messages_per_minute: int = Field(default=120, ge=1)
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)

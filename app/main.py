@@ -16,6 +16,7 @@ from app.api import entries, feeds, media, tokens
 from app.brokers import from_url
 from app.catchup import ReadBudget
 from app.config import Settings, load_settings
+from app.forwarded import ForwardedHeaders
 from app.hub import Hub
 from app.live import sse, ws
 from app.logging import RequestContextMiddleware
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         page_cache.CachedPages, state=app.state, on_hit=lambda status: page_hits[status].inc()
     )
+    # Outermost of all: every layer sees the client address by one rule (app.forwarded).
+    app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips)
     app.include_router(metrics_router)
     app.include_router(feeds.router)
     app.include_router(tokens.router)

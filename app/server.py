@@ -37,8 +37,8 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, workers: int = 1
         # Events are small; compressing each one per reader costs more CPU than it saves.
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # The client address rule is the app's own (app.forwarded), for every transport.
+        proxy_headers=False,
         log_level=settings.log_level,
         access_log=False,
         server_header=False,

@@ -27,5 +27,7 @@ class AppState:
     watched: WatchedFeeds
     #: Set when the process starts draining (SIGTERM): /readyz fails, live streams close.
     draining: asyncio.Event
-    #: Open live connections per client IP, for the per-IP cap.
+    #: Open live connections per client IP, for the per-IP cap (app.live.access).
     connections_by_ip: Counter[str] = field(default_factory=Counter)
+    #: Open live connections of this process, for the live budget (app.live.access).
+    live_connections: int = 0

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.live_support import (
     Cluster,
@@ -234,20 +234,24 @@ async def test_refusals_unknown_feed_flood_oversized_frame_and_ip_cap(
     # One frame over LIVEFEED_CLIENT_MAX_MESSAGE_BYTES: closed as too big.
     assert await close_code_of(f"{base}/{slug}", send=["x" * 5000]) == 1009
 
-    # Per-IP cap: three are admitted, the fourth is refused; closing one frees a place.
+    # Per-IP cap: three are admitted, the fourth is refused before the upgrade (429 with
+    # Retry-After, never accepted and held); closing one frees a place.
     open_ws = [await connect(f"{base}/{slug}", proxy=None, ping_interval=None) for _ in range(3)]
     for ws in open_ws:
         assert '"hello"' in str(await ws.recv())
-    assert await close_code_of(f"{base}/{slug}") == 1008
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{base}/{slug}", proxy=None, ping_interval=None, open_timeout=5)
+    assert refused.value.response.status_code == 429
+    assert refused.value.response.headers["Retry-After"].isdigit()
     sse = await cluster.http.get(f"{server.base_url}/sse/feeds/{slug}")
-    assert sse.status_code == 429
+    assert sse.status_code == 429 and sse.headers["retry-after"].isdigit()
     await open_ws.pop().close()
 
     async def admitted() -> bool:
         try:
             async with connect(f"{base}/{slug}", proxy=None, ping_interval=None) as ws:
                 return '"hello"' in str(await ws.recv())
-        except ConnectionClosed:
+        except (ConnectionClosed, InvalidStatus):
             return False
 
     assert await wait_until_async(admitted, timeout=5)

@@ -9,6 +9,7 @@ with SIGTERM, when its readers are told to reconnect (1012) and resume with ``si
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from tests.ops_support import NginxProxy, SseReader, WsReader, migrate, post_entry, scrape
 from tests.support.services import LivefeedServer, free_port, wait_until_async
+from tests.ws_support import RawClient
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -160,3 +162,61 @@ async def test_readers_through_proxy_get_every_entry_when_one_app_stops(
         assert any(1012 in r.close_codes for r in moved if isinstance(r, WsReader))
 
     assert "draining" in app1.log_text()
+
+
+@pytest.mark.parametrize("engine", ["native", "asgi"])
+async def test_forged_forwarded_for_through_the_proxy_does_not_change_the_client(
+    livefeed_factory: Callable[..., LivefeedServer], engine: str
+) -> None:
+    """A client behind deploy/nginx.conf sends its own ``X-Forwarded-For``: nginx appends the
+    real address, and the app (trusting only nginx) takes that one — for the per-address
+    live cap (WebSocket and SSE) and for the access log alike. Clients connect from other
+    loopback addresses (127.0.0.2, 127.0.0.3) so that they differ from the proxy."""
+    proxy_port = free_port()
+    app = livefeed_factory(
+        {
+            "LIVEFEED_PUBLIC_URL": f"http://127.0.0.1:{proxy_port}",
+            "LIVEFEED_LOG_FORMAT": "json",
+            "LIVEFEED_WS_ENGINE": engine,
+            "LIVEFEED_MAX_CONNECTIONS_PER_IP": "2",
+        }
+    )
+    upstream = f"127.0.0.1:{app.port}"
+    with NginxProxy([upstream, upstream], port=proxy_port) as nginx:
+
+        def forged(n: int) -> list[tuple[str, str]]:
+            return [("X-Forwarded-For", f"6.6.6.{n}")]
+
+        readers = [RawClient("127.0.0.1", nginx.port, source="127.0.0.2") for _ in range(3)]
+        try:
+            for n, reader in enumerate(readers[:2]):
+                assert reader.handshake(extra=forged(n)).status == 101
+                assert b'"hello"' in reader.read_frame().payload
+            # Each forged a different address; the app still sees one client: 127.0.0.2.
+            refused = readers[2].handshake(extra=forged(2))
+            assert refused.status == 429, refused
+            async with httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+            ) as from_two:
+                sse = await from_two.get(
+                    nginx.base_url + "/sse/feeds/demo", headers={"X-Forwarded-For": "6.6.6.9"}
+                )
+                assert sse.status_code == 429
+                listed = await from_two.get(
+                    nginx.base_url + "/api/feeds", headers={"X-Forwarded-For": "6.6.6.6"}
+                )
+                assert listed.status_code == 200
+            # Another real address is its own client.
+            with RawClient("127.0.0.1", nginx.port, source="127.0.0.3") as other:
+                assert other.handshake(extra=forged(0)).status == 101
+        finally:
+            for reader in readers:
+                reader.close()
+
+    access = [
+        json.loads(line)
+        for line in app.log_text().splitlines()
+        if line.startswith("{") and '"/api/feeds"' in line
+    ]
+    assert access, app.log_text()[-2000:]
+    assert {entry["client"] for entry in access} == {"127.0.0.2"}

@@ -76,7 +76,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[LivefeedServer]:
     _stop_clean(started)
 
 
-def client(server: LivefeedServer, **kwargs: float) -> RawClient:
+def client(server: LivefeedServer, **kwargs: float | str) -> RawClient:
     return RawClient(server.host, server.port, **kwargs)  # type: ignore[arg-type]
 
 
@@ -486,6 +486,66 @@ def capped_server(request: pytest.FixtureRequest) -> Iterator[LivefeedServer]:
     started = _start(request.param, LIVEFEED_MAX_CONNECTIONS_PER_IP="2")
     yield started
     _stop_clean(started)
+
+
+def _refused_before_upgrade(c: RawClient, status: int, path: str = "/ws/feeds/demo") -> None:
+    """The handshake gets ``status`` with Retry-After, and the socket is closed at once."""
+    if path.startswith("/ws/"):
+        response = c.handshake(path)
+    else:
+        c.send(f"GET {path} HTTP/1.1\r\nHost: {c.host}\r\n\r\n".encode())
+        response = c.read_response()
+    assert response.status == status, response
+    assert (response.header("retry-after") or "").isdigit(), response
+    assert c.at_eof(), "the refused connection was held open"
+
+
+def test_over_the_per_address_cap_is_refused_before_the_upgrade(
+    capped_server: LivefeedServer,
+) -> None:
+    """Cap 2: a third live stream from the address gets 429 (WebSocket and SSE alike),
+    while another address is still served."""
+    server = capped_server
+    with client(server) as first, client(server) as second:
+        first.open()
+        second.open()
+        with client(server) as third:
+            _refused_before_upgrade(third, 429)
+        with client(server) as sse:
+            _refused_before_upgrade(sse, 429, "/sse/feeds/demo")
+        with client(server, source="127.0.0.2") as elsewhere:
+            elsewhere.open()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def budget_server(request: pytest.FixtureRequest) -> Iterator[LivefeedServer]:
+    started = _start(request.param, LIVEFEED_MAX_LIVE_CONNECTIONS="3")
+    yield started
+    _stop_clean(started)
+
+
+def test_over_the_process_live_budget_is_refused_with_503(budget_server: LivefeedServer) -> None:
+    """Budget 3: the fourth live stream, from any address, gets 503 before the upgrade;
+    plain HTTP (the reporter's side) is still served."""
+    server = budget_server
+    readers = [client(server, source=f"127.0.0.{n}") for n in (2, 3, 4)]
+    try:
+        for reader in readers:
+            reader.open()
+        with client(server, source="127.0.0.5") as late:
+            _refused_before_upgrade(late, 503)
+        with client(server, source="127.0.0.5") as late_sse:
+            _refused_before_upgrade(late_sse, 503, "/sse/feeds/demo")
+        assert httpx.get(server.url("/api/feeds/demo")).status_code == 200
+    finally:
+        for reader in readers:
+            reader.close()
+
+    def admitted_again() -> bool:
+        with client(server) as again:
+            return again.handshake().status == 101
+
+    assert wait_until(admitted_again, timeout=15, message="a place freed")
 
 
 def test_clients_vanishing_mid_open_release_their_place(capped_server: LivefeedServer) -> None:

@@ -106,11 +106,21 @@ def handshake_request(
 class RawClient:
     """One TCP connection to the server; reads are strict and time-bounded."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 15.0, rcvbuf: int = 0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 15.0,
+        rcvbuf: int = 0,
+        source: str | None = None,
+    ) -> None:
         self.host, self.port = host, port
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:  # another loopback address (127.0.0.2…): another client
+            self.sock.bind((source, 0))
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         self.buffer = bytearray()

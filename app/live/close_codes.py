@@ -71,9 +71,8 @@ POLICY = CloseCode(
     "policy",
     "policy violation",
     "reconnect",
-    "more than `LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE` client messages, or the per-IP "
-    "connection cap (`LIVEFEED_MAX_CONNECTIONS_PER_IP`) reached",
-    http_status=429,
+    "more than `LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE` client frames (messages and pings "
+    "alike) in a minute",
 )
 TOO_BIG = CloseCode(
     1009,
@@ -96,14 +95,16 @@ PROTOCOL_ERROR = CloseCode(
     "protocol_error",
     "protocol error",
     "reconnect",
-    "the client broke RFC 6455 framing (unmasked, reserved bits or opcodes, bad control frame)",
+    "the client broke RFC 6455 (unmasked frame, reserved bits or opcodes, a control frame "
+    "fragmented or over 125 bytes, an orphan continuation, an invalid close code such as "
+    "1005/1006/1015/999)",
 )
 INVALID_DATA = CloseCode(
     1007,
     "invalid_data",
     "invalid data",
     "reconnect",
-    "a client text frame was not valid UTF-8",
+    "a client text message (or close reason) was not valid UTF-8",
 )
 INTERNAL_ERROR = CloseCode(
     1011,

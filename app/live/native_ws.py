@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import functools
-import ipaddress
 import logging
 import re
 from collections.abc import Sequence
@@ -55,8 +53,9 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from app.forwarded import TrustedProxies
 from app.hub import Event
-from app.live import uvicorn_bridge
+from app.live import access, uvicorn_bridge
 from app.live.close_codes import CLOSE_INVALID_DATA, SERVICE_RESTART, SLOW_READER
 from app.live.frames import OP_CLOSE, OP_PING, OP_PONG, fit_close_reason, frame
 from app.live.session import StreamSession, app_session
@@ -88,6 +87,7 @@ class FeedSocketProtocol(asyncio.Protocol):
         "_idle_sweeps",
         "_metrics",
         "_server_state",
+        "_slot",
         "_text",
         "_upgraded",
         "_ws",
@@ -115,6 +115,8 @@ class FeedSocketProtocol(asyncio.Protocol):
         self._text: codecs.IncrementalDecoder | None = None
         #: The stream, from the upgrade on; it is the hub's subscriber, this its sink.
         self.session: StreamSession | None = None
+        #: This connection's place in the per-address and process counts (from the 101).
+        self._slot: access.AddressSlot | None = None
         #: Our close frame is written (or the connection is ending): write nothing more.
         self._closing = False
         self._idle_sweeps = 0
@@ -271,6 +273,20 @@ class FeedSocketProtocol(asyncio.Protocol):
                 self._refuse(ws.reject(400, "since must be an integer rev\n"))
                 return False
         assert self.transport is not None
+        peer = self.transport.get_extra_info("peername") or ("unknown", 0)
+        client = (
+            _proxies(self.state.settings.forwarded_allow_ips).client_host(
+                str(peer[0]), request.headers.get_all("X-Forwarded-For")
+            ),
+            int(peer[1]),
+        )
+        slot = access.reserve(self.state, client[0])
+        if isinstance(slot, access.Refusal):
+            refusal = ws.reject(slot.status, slot.reason + "\n")
+            refusal.headers.update(slot.headers)
+            self._refuse(refusal)
+            return False
+        self._slot = slot
         headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in request.headers.raw_items()
@@ -280,7 +296,7 @@ class FeedSocketProtocol(asyncio.Protocol):
                 "type": "websocket",
                 "path": path,
                 "headers": headers,
-                "client": self._client_address(request),
+                "client": client,
                 "query_string": query.encode(),
             }
         )
@@ -308,16 +324,6 @@ class FeedSocketProtocol(asyncio.Protocol):
         self._ws.send_response(response)
         self._closing = True
         self._flush()
-
-    def _client_address(self, request: Request) -> tuple[str, int]:
-        assert self.transport is not None
-        peer = self.transport.get_extra_info("peername") or ("unknown", 0)
-        host, port = str(peer[0]), int(peer[1])
-        # Behind a trusted proxy, the client is the last address it appended.
-        forwarded = request.headers.get("X-Forwarded-For")
-        if forwarded and _trusted(host, str(getattr(self._config, "forwarded_allow_ips", ""))):
-            host = forwarded.split(",")[-1].strip() or host
-        return host, port
 
     async def _open(self, since: int | None) -> None:
         """The only task a reader gets: the session's admission, attach and catch-up. The
@@ -439,6 +445,8 @@ class FeedSocketProtocol(asyncio.Protocol):
         uvicorn_bridge.untrack(self._server_state, self)
         if self.session is not None:
             self.session.transport_closed()
+        if self._slot is not None:
+            self._slot.release()
 
     def _http_error(self, status: int, message: str) -> None:
         """Refuse a request the library could not parse (it wrote no response for it)."""
@@ -461,26 +469,6 @@ def _close_of(close_frame: bytes) -> tuple[int, str]:
     return int.from_bytes(payload[:2], "big"), payload[2:].decode(errors="replace")
 
 
-@functools.lru_cache(maxsize=8)
-def _trusted_networks(
-    setting: str,
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
-    """Parse ``LIVEFEED_FORWARDED_ALLOW_IPS`` (IPs or CIDRs, comma-separated; ``*``: all)."""
-    if setting.strip() == "*":
-        return None
-    networks = []
-    for item in setting.split(","):
-        with contextlib.suppress(ValueError):
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-    return tuple(networks)
-
-
-def _trusted(host: str, setting: str) -> bool:
-    networks = _trusted_networks(setting or "127.0.0.1")
-    if networks is None:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
+@functools.lru_cache(maxsize=4)
+def _proxies(setting: str) -> TrustedProxies:
+    return TrustedProxies(setting)

@@ -398,7 +398,9 @@ class AppAdmission:
         return access.admit(self._state, self._conn, feed)
 
     def release(self) -> None:
-        access.release(self._state, self._conn)
+        """Nothing to undo: :func:`access.admit` counts nothing. The address place taken at
+        the handshake (:func:`access.reserve`) is the transport's to give back, since it
+        is taken before any session exists and must be returned even if none opens."""
 
 
 class HubCatchUp:

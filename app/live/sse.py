@@ -3,7 +3,9 @@
 An adapter over :class:`app.live.session.StreamSession`. Each event carries ``id: REV``
 so EventSource's automatic reconnect resumes through ``Last-Event-ID``; ``?since=`` does
 the same for a first connection. A comment line every ``LIVEFEED_HEARTBEAT_SECONDS`` keeps
-proxies from timing the stream out. A session refused before it went live is answered
+proxies from timing the stream out. Over the per-address cap or the process's live budget
+the request is refused before the stream starts (429 / 503 with ``Retry-After``,
+:func:`app.live.access.reserve`). A session refused before it went live is answered
 with its close code's HTTP status (:mod:`app.live.close_codes`; ``Retry-After`` when the
 code has a retry hint); otherwise a close (slow reader, drain) ends the stream, and the
 browser reconnects.
@@ -18,6 +20,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from app.live import access
 from app.live.close_codes import BY_CODE
 from app.live.session import EventQueue, StreamSession, app_session
 from app.metrics import metrics_of
@@ -33,15 +36,23 @@ class SessionStream(StreamingResponse):
     when the client is gone before the body is ever iterated (then a generator's
     ``finally`` would never run, and the session would stay attached and admitted)."""
 
-    def __init__(self, session: StreamSession, content: AsyncIterator[bytes], **kwargs: Any):
+    def __init__(
+        self,
+        session: StreamSession,
+        slot: access.AddressSlot,
+        content: AsyncIterator[bytes],
+        **kwargs: Any,
+    ):
         super().__init__(content, **kwargs)
         self.session = session
+        self.slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             self.session.transport_closed()
+            self.slot.release()
 
 
 @router.get("/sse/feeds/{slug}", response_class=StreamingResponse, tags=["live"])
@@ -57,6 +68,9 @@ async def feed_events(
             since = int(last_event_id)
         except ValueError:
             raise HTTPException(400, "Last-Event-ID must be a rev (an integer)") from None
+    slot = access.reserve(state, access.client_ip(request))
+    if isinstance(slot, access.Refusal):
+        raise HTTPException(slot.status, slot.reason, headers=slot.headers)
     queue = EventQueue()
     session = app_session(
         state, request, slug, queue, metrics=metrics_of(request.app), transport="sse"
@@ -65,10 +79,12 @@ async def feed_events(
         await session.open(since)
     except BaseException:
         session.transport_closed()
+        slot.release()
         raise
     refusal = BY_CODE.get(session.close_code or 0) if session.refused else None
     if refusal is not None and refusal.http_status is not None:
         session.transport_closed()
+        slot.release()
         raise HTTPException(
             refusal.http_status,
             session.close_reason,
@@ -93,6 +109,7 @@ async def feed_events(
 
     return SessionStream(
         session,
+        slot,
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

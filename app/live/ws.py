@@ -4,6 +4,9 @@ The portable engine (``LIVEFEED_WS_ENGINE=asgi``; :mod:`app.live.native_ws` is t
 one). The session decides everything (admission, catch-up, bound, close codes: see
 :mod:`app.live.close_codes`); this module moves its events into text frames, counts the
 client's messages against the session's flood limit, and closes with the session's code.
+
+Over the per-address cap or the process's live budget the handshake is refused before the
+upgrade (429 / 503 with ``Retry-After``, :func:`app.live.access.reserve`).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import asyncio
 import contextlib
 
 from fastapi import APIRouter, Query, WebSocket
+from fastapi.responses import PlainTextResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from app.live import access
 from app.live.session import EventQueue, StreamSession, app_session
 from app.metrics import metrics_of
 from app.state import AppState
@@ -26,6 +31,20 @@ async def feed_socket(
     websocket: WebSocket, slug: str, since: int | None = Query(default=None)
 ) -> None:
     state: AppState = websocket.app.state.livefeed
+    slot = access.reserve(state, access.client_ip(websocket))
+    if isinstance(slot, access.Refusal):
+        # Before the upgrade: an HTTP answer, and the socket is closed at once.
+        await websocket.send_denial_response(
+            PlainTextResponse(slot.reason, slot.status, headers=slot.headers)
+        )
+        return
+    try:
+        await _serve(websocket, state, slug, since)
+    finally:
+        slot.release()
+
+
+async def _serve(websocket: WebSocket, state: AppState, slug: str, since: int | None) -> None:
     queue = EventQueue()
     session = app_session(
         state, websocket, slug, queue, metrics=metrics_of(websocket.app), transport="websocket"

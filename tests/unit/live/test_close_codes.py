@@ -54,4 +54,6 @@ def test_sse_refusals_have_http_statuses() -> None:
     assert by_code[close_codes.CLOSE_ORIGIN_REFUSED].http_status == 403
     assert by_code[close_codes.CLOSE_SERVICE_RESTART].http_status == 503
     assert by_code[close_codes.CLOSE_TRY_AGAIN_LATER].http_status == 503
-    assert by_code[close_codes.CLOSE_POLICY].http_status == 429
+    # The per-address cap is no longer a session refusal: 429 at the handshake instead
+    # (app.live.access.reserve), so 1008 is only the flood limit of an open stream.
+    assert by_code[close_codes.CLOSE_POLICY].http_status is None
