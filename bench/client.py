@@ -504,6 +504,8 @@ class StormStats:
         #: rev → the latest wall-clock ns at which some reader first held it.
         self.reached_ns: dict[int, int] = {}
         self.changed = asyncio.Event()
+        #: Set at exit: no more reconnects.
+        self.stopped = False
 
 
 class StormSocket(Reader):
@@ -547,6 +549,8 @@ class Follower:
 
     async def open(self) -> bool:
         """One connection attempt; True once the upgrade succeeded."""
+        if self.stats.stopped:
+            return False
         t = self.target
         sock = StormSocket(self)
         self.sock = sock
@@ -621,8 +625,14 @@ class Follower:
         return cap / 2 + random.random() * cap / 2
 
     def _schedule(self, delay: float) -> None:
+        if self.stats.stopped:
+            return
         loop = asyncio.get_running_loop()
-        loop.call_later(delay, lambda: loop.create_task(self.open()))
+        loop.call_later(delay, self._reopen)
+
+    def _reopen(self) -> None:
+        if not self.stats.stopped:
+            asyncio.get_running_loop().create_task(self.open())
 
 
 async def storm_main(cfg: dict[str, Any], reader: asyncio.StreamReader, emit: Any) -> None:
@@ -681,9 +691,11 @@ async def storm_main(cfg: dict[str, Any], reader: asyncio.StreamReader, emit: An
                 "cpu_s": sum(_cpu()),
             }
         )
+    stats.stopped = True
     for f in followers:
         if f.sock is not None and f.sock.transport is not None:
             f.sock.transport.close()
+    await asyncio.sleep(0.5)  # let connection attempts in flight settle before the loop ends
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ reporter posts entries to the feed. Measured:
 - the reporter's slowest POST;
 - closes by code (1011 should never happen), reconnect attempts;
 - every reader's revs: each event the next rev (no gap), none twice, ending at the last post;
-- from the last post's 201 until every reader held it.
+- from the moment the reporter sent the last post until every reader held it.
 
 ``python -m bench.storm [--readers 10000] [--posts 20] [--setups sqlite,postgresql,redis-2]
 [--smoke] [--livefeed-src DIR]`` (``--livefeed-src``: serve another checkout's ``app``,
@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from bench.client import Workers
-from bench.run import RESULTS, machine, write_results
+from bench.run import RESULTS, machine
 from bench.util import cpu_seconds, raise_nofile, tempdir
 from tests.support.services import LivefeedServer, PostgresServer, RedisServer
 
@@ -156,11 +156,12 @@ async def run_setup(
                 post_base = other.base_url
                 latencies: list[float] = []
                 last_rev = rev0
+                t_last_post_ns = 0
                 for i in range(posts):
                     await asyncio.sleep(max(0.0, t_up + i * interval - time.monotonic()))
+                    t_last_post_ns = time.time_ns()  # when the reporter sent it
                     last_rev, took = await _post(http, post_base, f"during the storm {i}")
                     latencies.append(took)
-                t_last_post_ns = time.time_ns()
                 out["last_rev"] = last_rev
                 results = await asyncio.gather(
                     *(_ask(p, f"await {last_rev} {60 + readers / 200:g}") for p in workers.procs)
@@ -268,9 +269,18 @@ async def amain(args: argparse.Namespace) -> int:
     )
     print(md)
     raw = {"started": started, "args": vars(args), "machine": machine(), "setups": rows}
-    stem = f"storm-{started}{'-smoke' if args.smoke else ''}"
-    write_results(Path(args.results), stem, md, raw)
+    write_results(Path(args.results), f"{started}{'-smoke' if args.smoke else ''}", md, raw)
     return 0 if all(r.get("ok") for r in rows) else 1
+
+
+def write_results(results: Path, stem: str, md: str, raw: dict[str, Any]) -> None:
+    """``storm-STEM.md``/``.json`` plus ``storm-latest[-smoke].md``/``.json`` (the fan-out
+    benchmark's ``latest.*`` are left alone)."""
+    results.mkdir(parents=True, exist_ok=True)
+    latest = "storm-latest-smoke" if stem.endswith("-smoke") else "storm-latest"
+    for name in (f"storm-{stem}", latest):
+        (results / f"{name}.md").write_text(md)
+        (results / f"{name}.json").write_text(json.dumps(raw, indent=1, default=str))
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

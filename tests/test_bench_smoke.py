@@ -63,7 +63,7 @@ def test_storm_smoke_every_reader_resumes_without_gap_dup_or_1011(tmp_path: Path
         timeout=400,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
-    raw = json.loads((tmp_path / "latest-smoke.json").read_text())
+    raw = json.loads((tmp_path / "storm-latest-smoke.json").read_text())
     rows = {r["setup"]: r for r in raw["setups"]}
     assert set(rows) == {"sqlite", "postgresql", "redis-2"}
     for name, r in rows.items():
@@ -75,4 +75,4 @@ def test_storm_smoke_every_reader_resumes_without_gap_dup_or_1011(tmp_path: Path
         assert r["closes"].get("1012", 0) >= r["victim_readers"], (name, r["closes"])
         assert r["traceback_in_logs"] == 0, name
         assert r["last_rev"] == 5 + 5, name  # 5 posts before the storm, 5 during
-    assert "| sqlite | 60 |" in (tmp_path / "latest-smoke.md").read_text()
+    assert "| sqlite | 60 |" in (tmp_path / "storm-latest-smoke.md").read_text()
