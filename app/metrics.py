@@ -15,6 +15,10 @@ Series (all per process):
   ``Last-Event-ID`` and were served their catch-up (possibly empty) or a ``reset``;
   counted by the stream session, so it means the same for every transport.
 - ``livefeed_hub_catchups_total``: gap fills the hub read from the store's change log.
+- ``livefeed_catchup_store_reads_total``: catch-up reads of the change log (older than the
+  in-memory window; one per feed however many readers wait on it, see ``app/catchup.py``).
+- ``livefeed_catchup_refused_total``: catch-up reads refused for want of a read slot (the
+  readers waiting on them were closed 1013 / answered 503).
 - ``livefeed_broker_reconnects_total``, ``livefeed_broker_connected``: Redis connection.
 - ``livefeed_draining``: 1 after SIGTERM, until the process exits.
 - ``livefeed_http_requests_total{method,route,status}``: HTTP responses. ``route`` is the
@@ -151,6 +155,18 @@ class _StateCollector(Collector):
         )
         catchups.add_metric([], float(state.hub.catchups))
         yield catchups
+        budget = state.hub.read_budget
+        reads = CounterMetricFamily(
+            "livefeed_catchup_store_reads",
+            "Catch-up reads of the change log (one per feed for all readers waiting on it)",
+        )
+        reads.add_metric([], float(budget.reads))
+        yield reads
+        refused = CounterMetricFamily(
+            "livefeed_catchup_refused", "Catch-up reads refused for want of a read slot (1013)"
+        )
+        refused.add_metric([], float(budget.refused))
+        yield refused
         draining = GaugeMetricFamily("livefeed_draining", "1 after SIGTERM, until the exit")
         draining.add_metric([], 1.0 if state.draining.is_set() else 0.0)
         yield draining

@@ -58,16 +58,24 @@ def _launcher(tmp: Path, src: Path | None) -> str | None:
     return str(script)
 
 
-async def _post(http: httpx.AsyncClient, base: str, body: str) -> tuple[int, float]:
-    """POST one entry; return (its rev, seconds taken). Retries while nothing listens."""
+async def _post(
+    http: httpx.AsyncClient, base: str, body: str, errors: list[str] | None = None
+) -> tuple[int, float]:
+    """POST one entry; return (its rev, seconds until it was created). Retries, with the
+    same ``Idempotency-Key`` (as ``livefeed post`` does), while nothing listens and after a
+    5xx — each 5xx is recorded in ``errors``."""
     t0 = time.monotonic()
+    headers = {**AUTH, "Idempotency-Key": f"storm-{time.time_ns()}"}
     while True:
         try:
             r = await http.post(
-                f"{base}/api/feeds/{SLUG}/entries", json={"body": body}, headers=AUTH
+                f"{base}/api/feeds/{SLUG}/entries", json={"body": body}, headers=headers
             )
         except httpx.TransportError:
             await asyncio.sleep(0.05)
+            continue
+        if r.status_code >= 500 and errors is not None:
+            errors.append(f"{r.status_code}: {r.text[:100]}")
             continue
         if r.status_code != 201:
             raise RuntimeError(f"POST answered {r.status_code}: {r.text[:200]}")
@@ -157,10 +165,13 @@ async def run_setup(
                 latencies: list[float] = []
                 last_rev = rev0
                 t_last_post_ns = 0
+                post_errors: list[str] = []
                 for i in range(posts):
                     await asyncio.sleep(max(0.0, t_up + i * interval - time.monotonic()))
                     t_last_post_ns = time.time_ns()  # when the reporter sent it
-                    last_rev, took = await _post(http, post_base, f"during the storm {i}")
+                    last_rev, took = await _post(
+                        http, post_base, f"during the storm {i}", post_errors
+                    )
                     latencies.append(took)
                 out["last_rev"] = last_rev
                 results = await asyncio.gather(
@@ -178,6 +189,7 @@ async def run_setup(
                 )
                 out["post_max_s"] = max(latencies)
                 out["post_p50_s"] = sorted(latencies)[len(latencies) // 2]
+                out["post_errors"] = post_errors
                 closes: dict[str, int] = {}
                 for r in results:
                     for code, n in r["closes"].items():
@@ -229,7 +241,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['setup']} | {r['readers']} | {r['cpu_ratio']:.2f}× "
             f"({r['storm_cpu_s']:.2f} s / {r['first_connect_cpu_s']:.2f} s) "
-            f"| {r['post_max_s'] * 1000:.0f} ms | {r['closed_1011']} | {caught} "
+            f"| {r['post_max_s'] * 1000:.0f} ms"
+            + (f" ({len(r['post_errors'])}× 5xx, retried)" if r.get("post_errors") else "")
+            + f" | {r['closed_1011']} | {caught} "
             f"| {r['all_hold_last_after_s']:.2f} s | {closes} | {r['restart_s']:.1f} s |"
         )
     return "\n".join(lines)

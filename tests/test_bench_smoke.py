@@ -74,5 +74,6 @@ def test_storm_smoke_every_reader_resumes_without_gap_dup_or_1011(tmp_path: Path
         assert r["closed_1011"] == 0, (name, r["closes"])
         assert r["closes"].get("1012", 0) >= r["victim_readers"], (name, r["closes"])
         assert r["traceback_in_logs"] == 0, name
+        assert r["post_errors"] == [], name
         assert r["last_rev"] == 5 + 5, name  # 5 posts before the storm, 5 during
     assert "| sqlite | 60 |" in (tmp_path / "storm-latest-smoke.md").read_text()

@@ -199,6 +199,8 @@ def test_deployment_doc_covers_operations() -> None:
         "livefeed_broker_reconnects",
         "livefeed_broker_connected",
         "livefeed_hub_catchups",
+        "livefeed_catchup_store_reads",
+        "livefeed_catchup_refused",
         "livefeed_draining",
     }
     for name in named:

@@ -266,3 +266,33 @@ async def test_catch_up_over_budget_raises_for_the_reader_to_retry(
         assert [e.rev for e in await hub.catch_up("f", 1, current)] == [2, 3, 4, 5]
     finally:
         await hub.stop()
+
+
+async def test_catch_up_reads_and_refusals_are_exported_as_metrics(
+    store: FakeStore, broker: FakeBroker
+) -> None:
+    from types import SimpleNamespace
+
+    from app.catchup import CatchupOverloaded
+    from app.metrics import Metrics
+
+    for _ in range(5):
+        store.commit("f")
+    budget = ReadBudget(slots=1, wait_seconds=0.01)
+    hub = Hub(store, broker, read_budget=budget, resync_seconds=3600)  # type: ignore[arg-type]
+    await hub.start()
+    metrics = Metrics()
+    metrics.bind(SimpleNamespace(hub=hub, draining=asyncio.Event()))  # type: ignore[arg-type]
+    try:
+        current = await hub.attach("f", Sink())
+        async with budget.slot():
+            with pytest.raises(CatchupOverloaded):
+                await hub.catch_up("f", 1, current)
+        await hub.catch_up("f", 1, current)
+        await hub.catch_up("f", 2, current)  # from the window now
+        sample = metrics.registry.get_sample_value
+        assert sample("livefeed_catchup_store_reads_total") == 2  # the slot held above, one load
+        assert sample("livefeed_catchup_refused_total") == 1
+    finally:
+        metrics.bind(None)
+        await hub.stop()
