@@ -652,7 +652,8 @@ async def storm_main(cfg: dict[str, Any], reader: asyncio.StreamReader, emit: An
         async with sem:
             if await f.open():
                 assert f.sock is not None
-                with contextlib.suppress(TimeoutError):
+                # Refused or timed out: it keeps retrying; "connected" counts hellos.
+                with contextlib.suppress(Exception):
                     await asyncio.wait_for(f.sock.ready, float(cfg.get("connect_timeout", 60)))
 
     await asyncio.gather(*(first_open(f) for f in followers))

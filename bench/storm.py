@@ -88,7 +88,13 @@ async def run_setup(
     out: dict[str, Any] = {"setup": setup, "readers": readers, "posts": posts}
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempdir("livefeed-storm-")))
-        env = {"LIVEFEED_ADMIN_TOKEN": TOKEN, "LIVEFEED_LOG_LEVEL": "warning"}
+        # Every reader comes from 127.0.0.1: no per-address cap (a real storm comes from
+        # thousands of addresses).
+        env = {
+            "LIVEFEED_ADMIN_TOKEN": TOKEN,
+            "LIVEFEED_LOG_LEVEL": "warning",
+            "LIVEFEED_MAX_CONNECTIONS_PER_IP": "0",
+        }
         if setup == "postgresql":
             pg = stack.enter_context(PostgresServer())
             env["LIVEFEED_DATABASE_URL"] = pg.create_database()

@@ -60,6 +60,8 @@ class Livefeed(Peer):
         env = {
             "LIVEFEED_ADMIN_TOKEN": TOKEN,
             "LIVEFEED_DATABASE_URL": f"sqlite+aiosqlite:///{self.tmp}/bench.db",
+            # Every bench reader comes from 127.0.0.1: no per-address cap.
+            "LIVEFEED_MAX_CONNECTIONS_PER_IP": "0",
             **self.extra_env,
         }
         if self.redis is not None:
