@@ -71,6 +71,7 @@ async def embed_page(
     slug: str,
     state: StateDep,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: int = DEFAULT_EMBED_LIMIT,
     theme: str = "auto",
 ) -> Response:
@@ -89,6 +90,7 @@ async def embed_page(
         slug,
         template="embed.html",
         before=before,
+        after=after,
         limit=max(1, min(limit, MAX_LIMIT)),
         context={"theme": chosen},
         headers={

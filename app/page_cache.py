@@ -3,7 +3,8 @@ fast path that answers cached reader pages before routing.
 
 Contracts:
 
-* Every cache key is built here (:func:`timeline_key`, :func:`index_key`, :func:`atom_key`).
+* Every cache key is built here (:func:`timeline_key`, :func:`index_key`, :func:`atom_key`,
+  :func:`entry_key`).
   A key names the feed's ``rev``; every change to a feed takes a new rev, so a cached page is
   never stale for its key, and a rendered page is kept only when the data it was built from
   is the data the key names.
@@ -59,6 +60,11 @@ def index_key(feeds: Iterable[Feed]) -> CacheKey:
 
 def atom_key(slug: str, rev: int) -> CacheKey:
     return ("atom", slug, rev)
+
+
+def entry_key(slug: str, rev: int, entry_id: int) -> CacheKey:
+    """One update's own page, rendered while its feed was at ``rev``."""
+    return ("entry", slug, rev, entry_id)
 
 
 @dataclass(frozen=True, slots=True)

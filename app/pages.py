@@ -24,7 +24,7 @@ from app.media.storage import media_csp
 from app.page_cache import READER_TEMPLATE, cached_response
 from app.schemas import MAX_ID, Entry, Feed
 from app.state import AppState
-from app.store import InvalidCursor
+from app.store import InvalidCursor, NotFound
 from app.templating import CSP, HTML_TYPE, frame_ancestors, not_found_page, templates
 from app.text import strip_forbidden
 from app.timeline import DEFAULT_LIMIT, MAX_LIMIT
@@ -43,12 +43,22 @@ async def render_timeline_page(
     *,
     template: str,
     before: int | None = None,
+    around: int | None = None,
+    after: int | None = None,
     limit: int = DEFAULT_LIMIT,
     context: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """A page showing one page of ``slug``'s timeline through ``template`` (gets ``tl``,
-    ``url``, ``json_ld`` and ``context``); 404 page for an unknown feed or cursor."""
+    ``url``, ``json_ld`` and ``context``); 404 page for an unknown feed or cursor.
+
+    At most one cursor: ``before`` (older than that entry), ``around`` (that entry and older:
+    a deep link's page) or ``after`` (the entries just newer than that one); see
+    :meth:`app.store.Store.list_entries`."""
+    cursors = [c for c in (before, around, after) if c is not None]
+    if len(cursors) > 1:
+        return not_found_page("Use only one of before, around and after.")
+    first_page = not cursors
     store = state.store
     feed = await current_feed(state, slug)
     if feed is None:
@@ -56,20 +66,27 @@ async def render_timeline_page(
     extra = context or {}
     key_rev = feed.rev
     key = page_cache.timeline_key(
-        template, slug, key_rev, before=before, limit=limit, context=extra
+        template,
+        slug,
+        key_rev,
+        before=before,
+        limit=limit,
+        context={**extra, "around": around, "after": after} if not first_page else extra,
     )
 
     async def build() -> tuple[bytes, bool]:
         nonlocal feed
         assert feed is not None
         try:
-            page = await store.list_entries(slug, limit=limit, before=before)
+            page = await store.list_entries(
+                slug, limit=limit, before=before, around=around, after=after
+            )
         except InvalidCursor:
             raise _NotFoundError(f"No such page of “{feed.title}”.") from None
         if page.rev != feed.rev:
             # A change landed between the two reads: render coherent data, don't cache it.
             feed = await store.get_feed(slug) or feed
-        pinned, key_events = await store.highlights(slug) if before is None else (None, None)
+        pinned, key_events = await store.highlights(slug) if first_page else (None, None)
         tl = timeline.build_timeline(
             feed,
             page.entries,
@@ -79,6 +96,8 @@ async def render_timeline_page(
             limit=limit,
             pinned_entry=pinned,
             key_event_entries=key_events,
+            first_page=first_page,
+            newer_after=page.newer_after,
         )
         public_url = state.settings.public_url
         url = timeline.feed_url(public_url, slug)
@@ -155,11 +174,80 @@ async def reader_page(
     before: int | None = Query(
         None, ge=1, le=MAX_ID, description="Show entries older than this id"
     ),
+    around: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Open the timeline at this entry (it and older)"
+    ),
+    after: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Show the entries just newer than this id"
+    ),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> Response:
     return await render_timeline_page(
-        request, state, slug, template=READER_TEMPLATE, before=before, limit=limit
+        request,
+        state,
+        slug,
+        template=READER_TEMPLATE,
+        before=before,
+        around=around,
+        after=after,
+        limit=limit,
     )
+
+
+@router.api_route(
+    "/feeds/{slug}/entries/{entry_id}", methods=["GET", "HEAD"], response_class=HTMLResponse
+)
+async def entry_page(request: Request, slug: str, entry_id: str, state: StateDep) -> Response:
+    """One update's own page (cached per feed rev); 410 page linking to the feed for a
+    deleted update, 404 page for an unknown feed or update."""
+    feed = await current_feed(state, slug)
+    if feed is None:
+        return not_found_page(f"No live blog called “{slug}”.")
+    found: Feed = feed
+    number = int(entry_id) if entry_id.isascii() and entry_id.isdigit() else 0
+    if not 0 < number <= MAX_ID:
+        return not_found_page(f"No update {entry_id} in “{feed.title}”.")
+
+    async def build() -> tuple[bytes, bool]:
+        try:
+            entry = await state.store.get_entry(slug, number)
+        except NotFound:
+            raise _NotFoundError(f"No update {number} in “{found.title}”.") from None
+        if entry.deleted:
+            raise _GoneError
+        view = timeline.entry_page(found, entry, state.settings.public_url)
+        html = templates().get_template("entry.html").render(p=view)
+        # The page shows the feed as of its key's rev: keep it only if the update did not
+        # change after that rev.
+        return strip_forbidden(html).encode(), entry.rev <= found.rev
+
+    csp = media_csp(f"{CSP}; {frame_ancestors(found)}", state.settings)
+    try:
+        return await cached_response(
+            request,
+            page_cache.entry_key(slug, found.rev, number),
+            HTML_TYPE,
+            build,
+            {"Content-Security-Policy": csp},
+        )
+    except _NotFoundError as exc:
+        return not_found_page(str(exc))
+    except _GoneError:
+        html = (
+            templates()
+            .get_template("gone.html")
+            .render(
+                feed=found,
+                feed_path=f"/feeds/{slug}",
+                lang=timeline.html_lang(found.locale),
+                s=timeline.strings(found.locale),
+            )
+        )
+        return HTMLResponse(html, status_code=410, headers={"Cache-Control": "no-cache"})
+
+
+class _GoneError(Exception):
+    pass
 
 
 @router.api_route("/feeds/{slug}/atom.xml", methods=["GET", "HEAD"])

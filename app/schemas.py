@@ -257,6 +257,9 @@ class EntryPage(BaseModel):
     entries: list[Entry]
     next_before: int | None = Field(description="Pass as ?before= to get the next older page.")
     rev: int
+    #: For the reader pages' ``?around=``/``?after=`` pages: the ``after`` cursor of the page
+    #: above, when newer entries exist (not part of the API's answer).
+    newer_after: int | None = Field(default=None, exclude=True)
 
 
 class ChangesPage(BaseModel):

@@ -93,6 +93,7 @@ def templates() -> Environment:
     )
     env.globals["static_url"] = static_url
     env.globals["default_limit"] = DEFAULT_LIMIT
+    env.globals["entry_path"] = timeline.entry_path
     env.globals["livefeed_config"] = Markup(livefeed_config_json())
     return env
 

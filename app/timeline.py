@@ -115,6 +115,11 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "by": "By",
         "older": "Older updates",
         "newer": "Back to the latest updates",
+        "newer_page": "Newer updates",
+        "in_timeline": "See this update in the live timeline",
+        "update_deleted": "This update was deleted.",
+        "to_feed": "Go to the live blog",
+        "update_of": "Update from",
         "loading": "Loading…",
         "load_failed": "Could not load older updates. Try again.",
         "new_updates": {"one": "{n} new update", "other": "{n} new updates"},
@@ -142,6 +147,11 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "by": "Par",
         "older": "Mises à jour précédentes",
         "newer": "Revenir aux dernières mises à jour",
+        "newer_page": "Mises à jour suivantes",
+        "in_timeline": "Voir cette mise à jour dans le direct",
+        "update_deleted": "Cette mise à jour a été supprimée.",
+        "to_feed": "Aller au direct",
+        "update_of": "Mise à jour de",
         "loading": "Chargement…",
         "load_failed": "Impossible de charger la suite. Réessayez.",
         "new_updates": {"one": "{n} nouvelle mise à jour", "other": "{n} nouvelles mises à jour"},
@@ -172,6 +182,11 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "by": "Von",
         "older": "Ältere Beiträge",
         "newer": "Zu den neuesten Beiträgen",
+        "newer_page": "Neuere Beiträge",
+        "in_timeline": "Diesen Beitrag im Liveblog ansehen",
+        "update_deleted": "Dieser Beitrag wurde gelöscht.",
+        "to_feed": "Zum Liveblog",
+        "update_of": "Beitrag aus",
         "loading": "Wird geladen…",
         "load_failed": "Ältere Beiträge konnten nicht geladen werden.",
         "new_updates": {"one": "{n} neuer Beitrag", "other": "{n} neue Beiträge"},
@@ -199,6 +214,11 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "by": "Por",
         "older": "Actualizaciones anteriores",
         "newer": "Volver a lo último",
+        "newer_page": "Actualizaciones más recientes",
+        "in_timeline": "Ver esta actualización en el directo",
+        "update_deleted": "Esta actualización se ha eliminado.",
+        "to_feed": "Ir al directo",
+        "update_of": "Actualización de",
         "loading": "Cargando…",
         "load_failed": "No se pudieron cargar las anteriores.",
         "new_updates": {"one": "{n} actualización nueva", "other": "{n} actualizaciones nuevas"},
@@ -338,6 +358,21 @@ def feed_url(public_url: str, slug: str) -> str:
     return f"{public_url.rstrip('/')}/feeds/{slug}"
 
 
+def entry_path(slug: str, entry_id: int) -> str:
+    """The rooted URL of an update's own page (``/feeds/{slug}/entries/{id}``)."""
+    return f"/feeds/{slug}/entries/{entry_id}"
+
+
+def entry_url(public_url: str, slug: str, entry_id: int) -> str:
+    """The absolute URL of an update's own page: its permalink everywhere."""
+    return public_url.rstrip("/") + entry_path(slug, entry_id)
+
+
+def around_path(slug: str, entry_id: int) -> str:
+    """The deep link that opens the timeline at an update, whichever page it is on."""
+    return f"/feeds/{slug}?around={entry_id}#entry-{entry_id}"
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -345,22 +380,7 @@ def _iso(moment: datetime) -> str:
 def json_ld(feed: Feed, entries: Sequence[Entry], public_url: str) -> dict[str, Any]:
     """schema.org ``LiveBlogPosting`` for the feed with one ``BlogPosting`` per entry."""
     url = feed_url(public_url, feed.slug)
-    updates: list[dict[str, Any]] = []
-    for entry in entries:
-        update: dict[str, Any] = {
-            "@type": "BlogPosting",
-            "headline": headline(entry),
-            "articleBody": plain_text(entry.html),
-            "datePublished": _iso(entry.published_at),
-            "dateModified": _iso(entry.updated_at),
-            "url": f"{url}#entry-{entry.id}",
-        }
-        if entry.author:
-            update["author"] = {"@type": "Person", "name": entry.author}
-        images = [absolute_url(m.url, public_url) for m in entry.media if m.kind == "image"]
-        if images:
-            update["image"] = images
-        updates.append(update)
+    updates = [blog_posting(entry, public_url) for entry in entries]
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "LiveBlogPosting",
@@ -377,6 +397,25 @@ def json_ld(feed: Feed, entries: Sequence[Entry], public_url: str) -> dict[str, 
     if feed.status == "ended":
         data["coverageEndTime"] = _iso(feed.ended_at or feed.updated_at)
     return data
+
+
+def blog_posting(entry: Entry, public_url: str) -> dict[str, Any]:
+    """schema.org ``BlogPosting`` of one update; its ``url`` is the update's own page."""
+    update: dict[str, Any] = {
+        "@type": "BlogPosting",
+        "@id": entry_url(public_url, entry.feed, entry.id),
+        "headline": headline(entry),
+        "articleBody": plain_text(entry.html),
+        "datePublished": _iso(entry.published_at),
+        "dateModified": _iso(entry.updated_at),
+        "url": entry_url(public_url, entry.feed, entry.id),
+    }
+    if entry.author:
+        update["author"] = {"@type": "Person", "name": entry.author}
+    images = [absolute_url(m.url, public_url) for m in entry.media if m.kind == "image"]
+    if images:
+        update["image"] = images
+    return update
 
 
 def script_json(data: Any) -> str:
@@ -416,7 +455,8 @@ def atom_feed(feed: Feed, entries: Sequence[Entry], public_url: str) -> bytes:
         item = sub(root, "entry")
         sub(item, "id", f"{url}#entry-{entry.id}")
         sub(item, "title", headline(entry))
-        sub(item, "link", rel="alternate", type="text/html", href=f"{url}#entry-{entry.id}")
+        link = entry_url(public_url, feed.slug, entry.id)
+        sub(item, "link", rel="alternate", type="text/html", href=link)
         sub(item, "published", _iso(entry.published_at))
         sub(item, "updated", _iso(entry.updated_at))
         if entry.author:
@@ -447,6 +487,8 @@ class KeyEventLink:
     headline: str
     published_ms: int
     has_time: bool
+    #: ``#entry-{id}`` when the update is on this page, else the deep link to it.
+    href: str
 
 
 @dataclass
@@ -465,10 +507,18 @@ class TimelineView:
     lang: str
     s: dict[str, Any]
     config_json: str
+    #: The feed's newest page (no cursor): the only one that follows the feed live.
+    first_page: bool = True
+    #: ``?after=`` cursor of the page above (``around``/``after`` pages with newer entries).
+    newer_after: int | None = None
 
     @property
     def empty(self) -> bool:
         return not self.groups and not self.pinned
+
+    def permalink(self, entry_id: int) -> str:
+        """An update's permalink: its own page."""
+        return entry_path(self.feed.slug, entry_id)
 
 
 #: Entries at the top of a page whose images skip ``loading=lazy`` (likely above the fold).
@@ -510,22 +560,27 @@ def build_timeline(
     limit: int,
     pinned_entry: Entry | None = None,
     key_event_entries: Sequence[Entry] | None = None,
+    first_page: bool | None = None,
+    newer_after: int | None = None,
 ) -> TimelineView:
     """Lay out one page of newest-first ``entries``.
 
-    On the first page (``before is None``) pinned entries leave their day and sit on top;
-    on older pages they stay in place. The page is live only when it is the first one and
-    the feed has not ended; ``rev`` is what the browser resumes from.
+    On the first page (no cursor: ``first_page``, by default ``before is None``) pinned
+    entries leave their day and sit on top; on other pages they stay in place. The page is
+    live only when it is the first one and the feed has not ended; ``rev`` is what the
+    browser resumes from. ``newer_after`` is the cursor of the page above, if any.
     """
     zone = feed_zone(feed.timezone)
     tag = feed.locale
-    first_page = before is None
+    if first_page is None:
+        first_page = before is None
     if first_page and pinned_entry is not None and all(e.id != pinned_entry.id for e in entries):
         entries = [pinned_entry, *entries]
     pinned = [entry_view(e, zone, tag) for e in entries if e.pinned and first_page]
     rest = [e for e in entries if not (e.pinned and first_page)]
     groups = group_by_day(rest, zone, tag)
     _load_top_eagerly(pinned, groups)
+    on_page = {e.id for e in entries}
     key_sources = (
         [entry_view(e, zone, tag) for e in key_event_entries]
         if key_event_entries is not None
@@ -538,6 +593,7 @@ def build_timeline(
             v.headline,
             epoch_ms(v.entry.published_at),
             v.entry.has_time,
+            f"#entry-{v.entry.id}" if v.entry.id in on_page else around_path(feed.slug, v.entry.id),
         )
         for v in sorted(
             key_sources,
@@ -556,6 +612,8 @@ def build_timeline(
         "pageSize": limit,
         "nextBefore": next_before,
         "title": feed.title,
+        "entryPath": entry_path(feed.slug, 0).removesuffix("0"),
+        "aroundPath": f"/feeds/{feed.slug}?around=",
         "api": f"/api/feeds/{feed.slug}",
         "ws": f"/ws/feeds/{feed.slug}",
         "sse": f"/sse/feeds/{feed.slug}",
@@ -574,4 +632,54 @@ def build_timeline(
         lang=html_lang(tag),
         s=strings(tag),
         config_json=script_json(config),
+        first_page=first_page,
+        newer_after=newer_after,
+    )
+
+
+# -- one update's own page ---------------------------------------------------------------------
+
+#: Characters of an update's text in its social card and meta description.
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class EntryPageView:
+    """Everything ``web/templates/entry.html`` renders for one update."""
+
+    feed: Feed
+    view: EntryView
+    day_heading: str
+    headline: str
+    excerpt: str
+    url: str
+    feed_url: str
+    feed_path: str
+    around_path: str
+    image: MediaItem | None
+    json_ld: str
+    lang: str
+    s: dict[str, Any]
+
+
+def entry_page(feed: Feed, entry: Entry, public_url: str) -> EntryPageView:
+    """One (not deleted) update's page: its card (text excerpt, its first image), canonical
+    URL, JSON-LD (the feed's ``LiveBlogPosting`` holding this update's ``BlogPosting``)."""
+    zone = feed_zone(feed.timezone)
+    view = replace(entry_view(entry, zone, feed.locale), eager=True)
+    text = plain_text(without_media(entry.html)) or entry.body.strip()
+    return EntryPageView(
+        feed=feed,
+        view=view,
+        day_heading=day_heading(view.day, feed.locale),
+        headline=headline(entry),
+        excerpt=headline(entry, EXCERPT_CHARS) if text else feed.title,
+        url=entry_url(public_url, feed.slug, entry.id),
+        feed_url=feed_url(public_url, feed.slug),
+        feed_path=f"/feeds/{feed.slug}",
+        around_path=around_path(feed.slug, entry.id),
+        image=og_image([entry], public_url),
+        json_ld=script_json(json_ld(feed, [entry], public_url)),
+        lang=html_lang(feed.locale),
+        s=strings(feed.locale),
     )

@@ -150,13 +150,16 @@ def test_json_ld_and_atom_of_an_ended_feed() -> None:
     assert ld["@type"] == "LiveBlogPosting"
     assert ld["coverageEndTime"] == "2021-06-24T18:00:00+00:00"
     update = ld["liveBlogUpdate"][0]
-    assert update["url"] == "https://news.example/feeds/f#entry-7"
+    assert update["url"] == "https://news.example/feeds/f/entries/7"
     assert update["articleBody"] == "a & b" and update["author"]["name"] == "Anna"
     root = ET.fromstring(timeline.atom_feed(feed, [e], "https://news.example"))
     assert root.findtext(f"{ATOM}title") == "Feed <&>"
     item = root.find(f"{ATOM}entry")
     assert item is not None
+    # The id stays what it always was (feed readers key on it); the link is the update's page.
     assert item.findtext(f"{ATOM}id") == "https://news.example/feeds/f#entry-7"
+    link = item.find(f"{ATOM}link[@rel='alternate']")
+    assert link is not None and link.get("href") == "https://news.example/feeds/f/entries/7"
     assert item.findtext(f"{ATOM}content") == "<p>a &amp; <b>b</b></p>"
 
 
@@ -225,7 +228,7 @@ def test_json_ld_and_atom_parse(site: ReaderSite, imported: str) -> None:
     updates = ld["liveBlogUpdate"]
     assert [u["articleBody"] for u in updates] == [e["body"] for e in page.entries]
     urls = [u["url"] for u in updates]
-    assert urls == [f"{site.url()}feeds/{imported}#entry-{e['id']}" for e in page.entries]
+    assert urls == [f"{site.url()}feeds/{imported}/entries/{e['id']}" for e in page.entries]
     r = get(site, f"/feeds/{imported}/atom.xml")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
     root = ET.fromstring(r.content)

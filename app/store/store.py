@@ -646,43 +646,80 @@ class Store:
             await self._log(conn, feed.id, rev, payload, now)
         return [Change(slug, rev, payload)]
 
-    async def list_entries(self, slug: str, *, limit: int, before: int | None = None) -> EntryPage:
-        """Newest-first page of live entries; ``before`` is the id of the last entry seen."""
+    async def list_entries(
+        self,
+        slug: str,
+        *,
+        limit: int,
+        before: int | None = None,
+        around: int | None = None,
+        after: int | None = None,
+    ) -> EntryPage:
+        """Newest-first page of live entries. At most one cursor (each the id of an entry of
+        the feed, deleted ones included, else :class:`InvalidCursor`):
+
+        * ``before``: the entries older than that one (the next page after it);
+        * ``around``: that entry and the entries older than it (a deep link's page);
+        * ``after``: the ``limit`` entries just newer than that one (paging back up).
+
+        ``newer_after`` is set when entries newer than the page exist (``around``/``after``
+        pages only): pass it as ``after`` for the page above."""
+        cursor_id = before if before is not None else around if around is not None else after
+        name = "before" if before is not None else "around" if around is not None else "after"
         async with self._read() as conn:
             feed = await self._feed_row(conn, slug)
-            query = select(entries).where(entries.c.feed_id == feed.id, ~entries.c.deleted)
-            if before is not None:
-                if not 0 < before <= MAX_ID:
-                    raise InvalidCursor(f"before={before} is not an entry of feed {slug!r}")
+            live = and_(entries.c.feed_id == feed.id, ~entries.c.deleted)
+            query = select(entries).where(live)
+            newer = None
+            if cursor_id is not None:
+                if not 0 < cursor_id <= MAX_ID:
+                    raise InvalidCursor(f"{name}={cursor_id} is not an entry of feed {slug!r}")
                 cursor = (
                     await conn.execute(
                         select(entries.c.published_at, entries.c.id).where(
-                            entries.c.id == before, entries.c.feed_id == feed.id
+                            entries.c.id == cursor_id, entries.c.feed_id == feed.id
                         )
                     )
                 ).first()
                 if cursor is None:
-                    raise InvalidCursor(f"before={before} is not an entry of feed {slug!r}")
-                query = query.where(
-                    or_(
-                        entries.c.published_at < cursor.published_at,
-                        and_(
-                            entries.c.published_at == cursor.published_at,
-                            entries.c.id < cursor.id,
-                        ),
-                    )
+                    raise InvalidCursor(f"{name}={cursor_id} is not an entry of feed {slug!r}")
+                at = entries.c.published_at == cursor.published_at
+                older = or_(
+                    entries.c.published_at < cursor.published_at, and_(at, entries.c.id < cursor.id)
                 )
-            rows = (
-                await conn.execute(
-                    query.order_by(entries.c.published_at.desc(), entries.c.id.desc()).limit(
-                        limit + 1
-                    )
+                newer = or_(
+                    entries.c.published_at > cursor.published_at, and_(at, entries.c.id > cursor.id)
                 )
-            ).all()
+                if before is not None:
+                    query = query.where(older)
+                elif around is not None:
+                    query = query.where(or_(older, entries.c.id == cursor.id))
+                else:
+                    query = query.where(newer)
+            if after is not None:
+                # The entries just above the cursor: read upwards, then show newest first.
+                upwards = query.order_by(entries.c.published_at.asc(), entries.c.id.asc())
+                above = (await conn.execute(upwards.limit(limit + 1))).all()
+                rows = list(reversed(above[:limit]))
+                has_newer = len(above) > limit
+                has_older = True  # the cursor itself is below this page
+            else:
+                downwards = query.order_by(entries.c.published_at.desc(), entries.c.id.desc())
+                below = (await conn.execute(downwards.limit(limit + 1))).all()
+                rows = list(below[:limit])
+                has_older = len(below) > limit
+                has_newer = False
+                if around is not None and newer is not None:
+                    newer_row = select(entries.c.id).where(live, newer).limit(1)
+                    has_newer = (await conn.execute(newer_row)).first() is not None
         zone = ZoneInfo(feed.timezone)
-        page = [_entry_from_row(row, slug, zone) for row in rows[:limit]]
-        next_before = page[-1].id if len(rows) > limit else None
-        return EntryPage(entries=page, next_before=next_before, rev=feed.rev)
+        page = [_entry_from_row(row, slug, zone) for row in rows]
+        return EntryPage(
+            entries=page,
+            next_before=page[-1].id if has_older and page else None,
+            rev=feed.rev,
+            newer_after=page[0].id if has_newer and page else None,
+        )
 
     async def highlights(
         self, slug: str, *, key_events: int = 20

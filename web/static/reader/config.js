@@ -14,6 +14,9 @@
  * @property {number} pageSize
  * @property {number | null} nextBefore cursor of the next older page, null on the last one
  * @property {string} title
+ * @property {string} entryPath `/feeds/{slug}/entries/`: an update's page is this + its id
+ * @property {string} aroundPath `/feeds/{slug}?around=`: the deep link to an update is this +
+ *   `{id}#entry-{id}`
  * @property {string} api `/api/feeds/{slug}`
  * @property {string} ws `/ws/feeds/{slug}`
  * @property {string} sse `/sse/feeds/{slug}`

@@ -189,7 +189,8 @@ export class Timeline {
     node.setAttribute("data-has-time", hasTime ? "1" : "0");
     node.classList.toggle("is-pinned", !!e.pinned);
     node.classList.toggle("is-key", !!e.key_event);
-    part(node, ".lf-permalink").setAttribute("href", `#entry-${e.id}`);
+    // The permalink is the update's own page (`app.timeline.entry_path`).
+    part(node, ".lf-permalink").setAttribute("href", `${this.cfg.entryPath}${e.id}`);
     const t = part(node, "time");
     t.setAttribute("datetime", hasTime ? e.published_at : this.fmt.dayKey(f));
     t.textContent = hasTime ? this.fmt.time(f) : "";
@@ -288,7 +289,8 @@ export class Timeline {
       li.setAttribute("data-ts", String(k.ts));
       li.setAttribute("data-has-time", k.hasTime ? "1" : "0");
       const link = document.createElement("a");
-      link.href = `#entry-${k.id}`;
+      // On this page: jump to it; elsewhere: the deep link that opens the timeline there.
+      link.href = this.find(k.id) ? `#entry-${k.id}` : `${this.cfg.aroundPath}${k.id}#entry-${k.id}`;
       const when = document.createElement("span");
       when.className = "lf-ke-when";
       when.textContent = this.fmt.when(k.ts, k.hasTime);
