@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from app import pages
 from app.deps import SettingsDep, StateDep, StoreDep
+from app.openapi import errors
 from app.page_cache import not_modified
 from app.schemas import MAX_ID, is_valid_slug
 from app.templating import STATIC_DIR, frame_ancestors, not_found_page
@@ -158,18 +159,17 @@ def _slug_from_url(url: str, public_url: str) -> str:
     raise HTTPException(404, "no embeddable live blog at this URL")
 
 
-@router.get("/oembed")
+@router.get("/oembed", responses=errors(400, 404))
 async def oembed(
     store: StoreDep,
     settings: SettingsDep,
     url: Annotated[str, Query(min_length=1, max_length=2000, description="A reader page URL")],
-    format: Annotated[str, Query(description="Only json is served")] = "json",
+    # A 4xx, not the 501 of the oEmbed spec: no server error for a client's choice.
+    format: Annotated[Literal["json"], Query(description="Only json is served")] = "json",
     maxwidth: Annotated[int | None, Query(ge=1)] = None,
     maxheight: Annotated[int | None, Query(ge=1)] = None,
 ) -> JSONResponse:
     """oEmbed 1.0 ``rich`` response for a live blog: its ``html`` is the embed snippet."""
-    if format.lower() != "json":
-        raise HTTPException(501, "only format=json is implemented")
     slug = _slug_from_url(url, settings.public_url)
     feed = await store.get_feed(slug)
     if feed is None:

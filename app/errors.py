@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.store import Conflict, InvalidCursor, InvalidMedia, NotFound, StoreError
@@ -52,6 +55,14 @@ def install(app: FastAPI) -> None:
             },
             status_code=400 if malformed else 422,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route matching the path; FastAPI
+            # makes one route per method, so list every route's (GET, POST… and HEAD).
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(request))}
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(StoreError)
     async def _store(_request: Request, exc: StoreError) -> JSONResponse:
@@ -100,6 +111,16 @@ class NoSniff:
             await send(message)
 
         await self.app(scope, receive, send_with_header)
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    path = request.scope["path"]
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 class BodySizeLimit:

@@ -11,7 +11,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app import __version__, cards, embeds, errors, lifecycle, page_cache, pages, studio, templating
+from app import (
+    __version__,
+    cards,
+    embeds,
+    errors,
+    lifecycle,
+    openapi,
+    page_cache,
+    pages,
+    studio,
+    templating,
+)
 from app.api import entries, feeds, media, tokens
 from app.brokers import from_url
 from app.catchup import ReadBudget
@@ -87,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(
         errors.BodySizeLimit,
         limit=settings.max_request_bytes,
@@ -133,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready."}})
     async def readyz() -> JSONResponse:
         """Readiness: database and broker answer, and the process is not draining."""
         state: AppState = app.state.livefeed

@@ -49,6 +49,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.openapi import errors
 from app.tokens import same_token
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ def metrics_of(app: Any) -> Metrics:
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=errors(401))
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text exposition of this process's metrics. With ``LIVEFEED_METRICS_TOKEN``
     set, only for ``Authorization: Bearer <that token>`` (401 otherwise)."""

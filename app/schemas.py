@@ -208,7 +208,8 @@ class MediaRef(_Input):
     credit: Credit | None = None
 
 
-MediaList = Annotated[list[int | MediaRef], Field(max_length=20)]
+MediaId = Annotated[int, Field(ge=1, le=MAX_ID)]
+MediaList = Annotated[list[MediaId | MediaRef], Field(max_length=20)]
 
 
 class LinkCardCreate(_Input):
@@ -302,4 +303,18 @@ class TokenInfo(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """Every error response: ``detail`` names the problem."""
+
     detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description='Where: e.g. ["body", "published_at"].')
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(ErrorBody):
+    """A 400 (malformed JSON) or 422 (invalid fields): ``detail`` names every field."""
+
+    errors: list[FieldError] = Field(default_factory=list)

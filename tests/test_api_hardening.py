@@ -260,3 +260,49 @@ async def test_reader_page_of_a_restricted_feed_cannot_be_framed_elsewhere(
         assert ancestors == [
             "frame-ancestors 'self' https://news.example https://b.example:8443"
         ], path
+
+
+async def test_openapi_documents_every_error_status_and_the_real_bodies(
+    client: httpx.AsyncClient, feed: str
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    components = schema["components"]["schemas"]
+    assert "HTTPValidationError" not in components  # FastAPI's 422 body, never sent
+    assert components["ValidationErrorBody"]["properties"]["detail"]["type"] == "string"
+    operations = schema["paths"]
+    expected = {
+        ("post", "/api/feeds"): {"201", "400", "401", "403", "409", "413", "422"},
+        ("post", "/api/feeds/{slug}/entries"): {"201", "400", "401", "403", "404", "409", "413"},
+        ("get", "/api/feeds/{slug}/entries"): {"200", "400", "404", "422"},
+        ("delete", "/api/tokens/{token_id}"): {"204", "401", "403", "404", "422"},
+        ("get", "/api/whoami"): {"200", "401"},
+    }
+    for (method, path), statuses in expected.items():
+        assert statuses <= set(operations[path][method]["responses"]), (method, path)
+    # A 422 body as sent has the documented shape: detail names the field, errors list it.
+    response = await client.post(
+        f"/api/feeds/{feed}/entries", json={"body": "x", "published_at": 1.5}, headers=ADMIN
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert set(body) == set(components["ValidationErrorBody"]["properties"])
+    assert body["errors"][0]["loc"] == ["body", "published_at"]
+    # A float is not a datetime here: the schema says string/date-time and the API agrees.
+    published = components["EntryCreate"]["properties"]["published_at"]["anyOf"][0]
+    assert published == {"type": "string", "format": "date-time"}
+
+
+async def test_unsupported_method_gets_405_naming_every_allowed_one(
+    client: httpx.AsyncClient, feed: str
+) -> None:
+    for method, path, allowed in (
+        ("OPTIONS", "/api/feeds", "GET, POST"),
+        ("PUT", "/api/feeds", "GET, POST"),
+        ("OPTIONS", f"/api/feeds/{feed}", "GET, PATCH"),
+        ("PUT", f"/api/feeds/{feed}/entries/1", "DELETE, GET, PATCH"),
+        ("POST", "/healthz", "GET"),
+    ):
+        response = await client.request(method, path, headers=ADMIN)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allowed, (method, path)
+        assert response.json() == {"detail": "Method Not Allowed"}

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.deps import HubDep, ReporterDep, SettingsDep, StoreDep
 from app.events import changes_page, reset_event
+from app.openapi import errors
 from app.schemas import (
     MAX_ID,
     MAX_REV,
@@ -39,7 +40,7 @@ MAX_PAGE = 200
 MAX_CHANGES = 1000
 
 
-@router.post("/entries", status_code=201, response_model=Entry)
+@router.post("/entries", status_code=201, response_model=Entry, responses=errors(409))
 async def create_entry(
     slug: SlugPath,
     data: EntryCreate,
@@ -89,7 +90,7 @@ async def get_entry(slug: SlugPath, entry_id: EntryIdPath, store: StoreDep) -> E
     return entry
 
 
-@router.get("/entries", response_model=EntryPage)
+@router.get("/entries", response_model=EntryPage, responses=errors(400))
 async def list_entries(
     slug: SlugPath,
     store: StoreDep,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Path
 
 from app.deps import AdminDep, HubDep, StoreDep
+from app.openapi import errors
 from app.schemas import SLUG_PATTERN, Feed, FeedCreate, FeedUpdate, TokenCreate, TokenCreated
 
 router = APIRouter(prefix="/api/feeds", tags=["feeds"])
@@ -12,7 +13,7 @@ router = APIRouter(prefix="/api/feeds", tags=["feeds"])
 SlugPath = Path(pattern=SLUG_PATTERN, max_length=64, description="Feed slug")
 
 
-@router.post("", status_code=201, response_model=Feed)
+@router.post("", status_code=201, response_model=Feed, responses=errors(409))
 async def create_feed(data: FeedCreate, store: StoreDep, _admin: AdminDep) -> Feed:
     return await store.create_feed(data)
 

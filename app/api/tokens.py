@@ -11,12 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.deps import AdminDep, StoreDep
+from app.openapi import errors
 from app.schemas import MAX_ID, SLUG_PATTERN, TokenInfo
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])
 
 
-@router.get("", response_model=list[TokenInfo])
+@router.get("", response_model=list[TokenInfo], responses=errors(404))
 async def list_tokens(
     store: StoreDep,
     _admin: AdminDep,

@@ -24,6 +24,7 @@ from app.live import access
 from app.live.close_codes import BY_CODE
 from app.live.session import EventQueue, StreamSession, app_session
 from app.metrics import metrics_of
+from app.openapi import errors
 from app.state import AppState
 
 router = APIRouter()
@@ -55,7 +56,12 @@ class SessionStream(StreamingResponse):
             self.slot.release()
 
 
-@router.get("/sse/feeds/{slug}", response_class=StreamingResponse, tags=["live"])
+@router.get(
+    "/sse/feeds/{slug}",
+    response_class=StreamingResponse,
+    tags=["live"],
+    responses=errors(400, 403, 404, 429, 503),
+)
 async def feed_events(
     request: Request,
     slug: str,

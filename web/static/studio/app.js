@@ -11,6 +11,7 @@ import { Composer } from "./composer.js";
 import { Messages, byId, button, confirmDialog, copyField, input, textarea } from "./dom.js";
 import { EntryList } from "./entries.js";
 import { FeedPanel, feedLabel } from "./feed-panel.js";
+import { TokenList } from "./tokens.js";
 import { AUTHOR_KEY, FEED_KEY, TOKEN_KEY, load, save } from "./storage.js";
 
 /** @typedef {import("../lib/model.js").Feed} Feed */
@@ -25,6 +26,7 @@ export class Studio {
     this.entries = new EntryList(this.api, this.messages);
     this.composer = new Composer(this.api, this.messages, (entry) => this.entries.upsert(entry));
     this.panel = new FeedPanel(this.api);
+    this.tokens = new TokenList(this.api);
     /** @type {WhoAmI | null} */
     this.who = null;
     /** @type {Feed[]} */
@@ -144,6 +146,7 @@ export class Studio {
     save("session", FEED_KEY, feed.slug);
     this.entries.open(feed);
     this.panel.show(feed, this.isAdmin);
+    if (this.isAdmin) void this.tokens.load(feed.slug);
     this.composer.open(feed.slug);
     await this.entries.load(null);
   }
@@ -350,6 +353,7 @@ export class Studio {
         out.value = res.data.token;
         byId("sd-token-out").hidden = false;
         input("sd-tk-name").value = "";
+        void this.tokens.load(this.feed.slug);
         out.focus();
         out.select();
       } catch (e) {
