@@ -139,7 +139,7 @@ async def test_oembed_errors(client: httpx.AsyncClient, feed: str) -> None:
         (f"{PUBLIC}/about", "json"): 404,
         (f"https://elsewhere.example/feeds/{feed}", "json"): 400,
         ("not a url", "json"): 400,
-        (ok, "xml"): 501,
+        (ok, "xml"): 422,
         (ok, "json"): 200,
         (f"{PUBLIC}/embed/{feed}", "json"): 200,
     }
