@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 TSC := node_modules/.bin/tsc
 
-.PHONY: run test test-fast lint typecheck typecheck-js test-js format services bench bench-smoke clean
+.PHONY: run test test-fast lint typecheck typecheck-js test-js format services bench bench-smoke clean \
+	messages translations
 
 ## run: serve on http://127.0.0.1:8000 with SQLite + the in-process broker
 run: $(STAMP)
@@ -71,12 +72,36 @@ bench-smoke: $(STAMP) services
 	$(BIN)/python -m bench.run --smoke
 	$(BIN)/python -m bench.storm --smoke
 
+# The reader UI's catalogs (app/i18n.py): app/locale/<lang>/LC_MESSAGES/messages.po.
+LANGUAGES := en fr de es it pt ru uk ar ja
+POT := app/locale/messages.pot
+
+## messages: extract the UI strings to app/locale/messages.pot and merge them into every
+## language's .po (pybabel init for a language that has none yet); then translate the new
+## msgids in the .po files and commit them
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o $(POT) --no-location --sort-output \
+		-k _ -k ngettext:1,2 --project livefeed --copyright-holder livefeed .
+	for lang in $(LANGUAGES); do \
+		if [ -f app/locale/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update -i $(POT) -d app/locale -l $$lang --no-fuzzy-matching --ignore-obsolete; \
+		else \
+			$(BIN)/pybabel init -i $(POT) -d app/locale -l $$lang; \
+		fi; \
+	done
+
+## translations: compile every .po to .mo (also done at install; the app compiles a missing
+## or outdated one in memory at start, so a forgotten step never shows stale words)
+translations: $(STAMP)
+	$(BIN)/pybabel compile -d app/locale --statistics
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "livefeed needs Python 3.11 or newer")'
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || bash scripts/install-services.sh python-venv
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pybabel compile -d app/locale
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json

@@ -240,6 +240,7 @@ async def entry_page(request: Request, slug: str, entry_id: str, state: StateDep
                 feed=found,
                 feed_path=f"/feeds/{slug}",
                 lang=timeline.html_lang(found.locale),
+                dir=timeline.text_direction(found.locale),
                 s=timeline.strings(found.locale),
             )
         )

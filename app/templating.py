@@ -104,9 +104,18 @@ def livefeed_config_json() -> str:
     return timeline.script_json({"close_codes": close_codes.client_table()})
 
 
-def not_found_page(message: str) -> HTMLResponse:
-    """The 404 page naming what was not found (never cached)."""
-    html = templates().get_template("not_found.html").render(message=message)
+def not_found_page(message: str, locale: str = "en") -> HTMLResponse:
+    """The 404 page naming what was not found (never cached), its words in ``locale``."""
+    html = (
+        templates()
+        .get_template("not_found.html")
+        .render(
+            message=message,
+            s=timeline.strings(locale),
+            lang=timeline.html_lang(locale),
+            dir=timeline.text_direction(locale),
+        )
+    )
     return HTMLResponse(html, status_code=404, headers={"Cache-Control": "no-cache"})
 
 

@@ -29,6 +29,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, match_skeleton
 from markupsafe import Markup
 
+from app import i18n
 from app.media.html import eager as eager_media
 from app.media.html import without_media
 from app.schemas import Entry, Feed, MediaItem
@@ -102,147 +103,15 @@ def clock_time(moment: datetime, zone: tzinfo, tag: str) -> str:
 
 # -- UI strings --------------------------------------------------------------------------------
 
-# Plural messages are {"one": ..., "other": ...}; "{n}" is the count.
-_STRINGS: dict[str, dict[str, Any]] = {
-    "en": {
-        "live": "Live",
-        "ended": "Ended",
-        "ended_notice": "This live blog has ended.",
-        "pinned": "Pinned",
-        "key_event": "Key event",
-        "key_events": "Key events",
-        "permalink": "Link to this update",
-        "by": "By",
-        "older": "Older updates",
-        "newer": "Back to the latest updates",
-        "newer_page": "Newer updates",
-        "in_timeline": "See this update in the live timeline",
-        "update_deleted": "This update was deleted.",
-        "to_feed": "Go to the live blog",
-        "update_of": "Update from",
-        "loading": "Loading…",
-        "load_failed": "Could not load older updates. Try again.",
-        "new_updates": {"one": "{n} new update", "other": "{n} new updates"},
-        "announce_new": {"one": "{n} new update", "other": "{n} new updates"},
-        "updated": "Updated",
-        "status_live": "Live",
-        "status_connecting": "Connecting…",
-        "status_offline": "Offline — will catch up when back online",
-        "status_reconnecting": "Reconnecting…",
-        "no_entries": "No updates yet.",
-        "feeds": "Live blogs",
-        "no_feeds": "No live blogs yet.",
-        "entries_count": {"one": "{n} update", "other": "{n} updates"},
-        "atom": "Atom feed",
-        "timeline": "Updates",
-    },
-    "fr": {
-        "live": "En direct",
-        "ended": "Terminé",
-        "ended_notice": "Ce direct est terminé.",
-        "pinned": "Épinglé",
-        "key_event": "Moment clé",
-        "key_events": "Moments clés",
-        "permalink": "Lien vers cette mise à jour",
-        "by": "Par",
-        "older": "Mises à jour précédentes",
-        "newer": "Revenir aux dernières mises à jour",
-        "newer_page": "Mises à jour suivantes",
-        "in_timeline": "Voir cette mise à jour dans le direct",
-        "update_deleted": "Cette mise à jour a été supprimée.",
-        "to_feed": "Aller au direct",
-        "update_of": "Mise à jour de",
-        "loading": "Chargement…",
-        "load_failed": "Impossible de charger la suite. Réessayez.",
-        "new_updates": {"one": "{n} nouvelle mise à jour", "other": "{n} nouvelles mises à jour"},
-        "announce_new": {
-            "one": "{n} nouvelle mise à jour",
-            "other": "{n} nouvelles mises à jour",
-        },
-        "updated": "Mis à jour",
-        "status_live": "En direct",
-        "status_connecting": "Connexion…",
-        "status_offline": "Hors ligne — rattrapage au retour du réseau",
-        "status_reconnecting": "Reconnexion…",
-        "no_entries": "Pas encore de mise à jour.",
-        "feeds": "Directs",
-        "no_feeds": "Aucun direct pour le moment.",
-        "entries_count": {"one": "{n} mise à jour", "other": "{n} mises à jour"},
-        "atom": "Flux Atom",
-        "timeline": "Mises à jour",
-    },
-    "de": {
-        "live": "Live",
-        "ended": "Beendet",
-        "ended_notice": "Dieser Liveblog ist beendet.",
-        "pinned": "Angeheftet",
-        "key_event": "Wichtig",
-        "key_events": "Das Wichtigste",
-        "permalink": "Link zu diesem Beitrag",
-        "by": "Von",
-        "older": "Ältere Beiträge",
-        "newer": "Zu den neuesten Beiträgen",
-        "newer_page": "Neuere Beiträge",
-        "in_timeline": "Diesen Beitrag im Liveblog ansehen",
-        "update_deleted": "Dieser Beitrag wurde gelöscht.",
-        "to_feed": "Zum Liveblog",
-        "update_of": "Beitrag aus",
-        "loading": "Wird geladen…",
-        "load_failed": "Ältere Beiträge konnten nicht geladen werden.",
-        "new_updates": {"one": "{n} neuer Beitrag", "other": "{n} neue Beiträge"},
-        "announce_new": {"one": "{n} neuer Beitrag", "other": "{n} neue Beiträge"},
-        "updated": "Aktualisiert",
-        "status_live": "Live",
-        "status_connecting": "Verbinde…",
-        "status_offline": "Offline — wird nachgeladen, sobald wieder online",
-        "status_reconnecting": "Verbinde erneut…",
-        "no_entries": "Noch keine Beiträge.",
-        "feeds": "Liveblogs",
-        "no_feeds": "Noch keine Liveblogs.",
-        "entries_count": {"one": "{n} Beitrag", "other": "{n} Beiträge"},
-        "atom": "Atom-Feed",
-        "timeline": "Beiträge",
-    },
-    "es": {
-        "live": "En directo",
-        "ended": "Finalizado",
-        "ended_notice": "Este directo ha finalizado.",
-        "pinned": "Fijado",
-        "key_event": "Clave",
-        "key_events": "Lo más importante",
-        "permalink": "Enlace a esta actualización",
-        "by": "Por",
-        "older": "Actualizaciones anteriores",
-        "newer": "Volver a lo último",
-        "newer_page": "Actualizaciones más recientes",
-        "in_timeline": "Ver esta actualización en el directo",
-        "update_deleted": "Esta actualización se ha eliminado.",
-        "to_feed": "Ir al directo",
-        "update_of": "Actualización de",
-        "loading": "Cargando…",
-        "load_failed": "No se pudieron cargar las anteriores.",
-        "new_updates": {"one": "{n} actualización nueva", "other": "{n} actualizaciones nuevas"},
-        "announce_new": {
-            "one": "{n} actualización nueva",
-            "other": "{n} actualizaciones nuevas",
-        },
-        "updated": "Actualizado",
-        "status_live": "En directo",
-        "status_connecting": "Conectando…",
-        "status_offline": "Sin conexión — se pondrá al día al volver",
-        "status_reconnecting": "Reconectando…",
-        "no_entries": "Todavía no hay actualizaciones.",
-        "feeds": "Directos",
-        "no_feeds": "Todavía no hay directos.",
-        "entries_count": {"one": "{n} actualización", "other": "{n} actualizaciones"},
-        "atom": "Canal Atom",
-        "timeline": "Actualizaciones",
-    },
-}
-
 
 def strings(tag: str) -> dict[str, Any]:
-    return _STRINGS.get(babel_locale(tag).language, _STRINGS["en"])
+    """The UI strings in the language of ``tag`` (:func:`app.i18n.ui_strings`)."""
+    return i18n.ui_strings(tag)
+
+
+def text_direction(tag: str) -> str:
+    """``rtl`` or ``ltr`` for the feed's language (the pages' ``dir``)."""
+    return i18n.text_direction(tag)
 
 
 def html_lang(tag: str) -> str:
@@ -507,6 +376,8 @@ class TimelineView:
     lang: str
     s: dict[str, Any]
     config_json: str
+    #: ``rtl`` for a right-to-left language, else ``ltr``.
+    dir: str = "ltr"
     #: The feed's newest page (no cursor): the only one that follows the feed live.
     first_page: bool = True
     #: ``?after=`` cursor of the page above (``around``/``after`` pages with newer entries).
@@ -632,6 +503,7 @@ def build_timeline(
         lang=html_lang(tag),
         s=strings(tag),
         config_json=script_json(config),
+        dir=text_direction(tag),
         first_page=first_page,
         newer_after=newer_after,
     )
@@ -660,6 +532,7 @@ class EntryPageView:
     json_ld: str
     lang: str
     s: dict[str, Any]
+    dir: str
 
 
 def entry_page(feed: Feed, entry: Entry, public_url: str) -> EntryPageView:
@@ -682,4 +555,5 @@ def entry_page(feed: Feed, entry: Entry, public_url: str) -> EntryPageView:
         json_ld=script_json(json_ld(feed, [entry], public_url)),
         lang=html_lang(feed.locale),
         s=strings(feed.locale),
+        dir=text_direction(feed.locale),
     )

@@ -177,7 +177,7 @@ def test_imported_export_reads_back_as_written(site: ReaderSite, imported: str) 
     # No clock times were in the export, so none are shown; <time> carries the day only.
     assert all(e["time"] == "" for e in page.entries)
     assert all(len(e["datetime"]) == 10 for e in page.entries)
-    assert '<html lang="fr-FR">' in r.text
+    assert '<html lang="fr-FR" dir="ltr">' in r.text
     assert 'property="og:title" content="Conférence de Moscou"' in r.text
 
 

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.render",
             "app.media.html",
             "app.media.processing",
+            "app.i18n",
             "app.timeline",
             "app.tokens",
             "app.live.close_codes",

@@ -1,0 +1,202 @@
+"""The reader UI in every catalog's language (gettext, Babel): complete catalogs, pages with
+no English UI string left, plural forms from the catalogs, and an Arabic page laid out right
+to left in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from babel.messages.pofile import read_po
+from playwright.async_api import Page, expect
+
+from app import i18n
+from tests.conftest import ADMIN
+from tests.reader_support import ReaderSite
+
+#: msgstr identical to the msgid by the translator's choice (a loanword), per language.
+SAME_AS_ENGLISH = {"de": {"Live"}}
+POT = i18n.LOCALE_DIR / "messages.pot"
+TAGS = {
+    "en": "en-GB",
+    "fr": "fr-FR",
+    "de": "de-DE",
+    "es": "es-ES",
+    "it": "it-IT",
+    "pt": "pt-BR",
+    "ru": "ru-RU",
+    "uk": "uk-UA",
+    "ar": "ar-EG",
+    "ja": "ja-JP",
+}
+
+
+def catalog(path: Path, language: str | None = None) -> Any:
+    with path.open("rb") as source:
+        return read_po(source, locale=language)
+
+
+def english_phrases() -> list[str]:
+    """Every English UI string as it could appear on a page (plural forms with no count)."""
+    phrases = []
+    for value in i18n.ui_strings("en").values():
+        forms = value.values() if isinstance(value, dict) else [value]
+        for form in forms:
+            phrases.extend(part.strip() for part in form.split("{n}") if part.strip())
+    return sorted(set(phrases), key=len, reverse=True)
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_catalog_translates_every_msgid(language: str) -> None:
+    template = catalog(POT)
+    wanted = {m.id for m in template if m.id}
+    assert len(wanted) >= 25, "the template lists the UI strings (make messages)"
+    po = catalog(i18n.LOCALE_DIR / language / "LC_MESSAGES" / "messages.po", language)
+    have = {m.id: m for m in po if m.id}
+    assert set(have) == wanted, "catalog out of date: run `make messages`"
+    for msgid, message in have.items():
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert len(forms) == (po.num_plurals if isinstance(msgid, tuple) else 1)
+        assert all(f.strip() for f in forms), f"{language}: {msgid!r} untranslated"
+        assert not message.fuzzy, f"{language}: {msgid!r} is fuzzy"
+        if language != "en" and not isinstance(msgid, tuple):
+            same = message.string == msgid
+            assert not same or msgid in SAME_AS_ENGLISH.get(language, ()), (
+                f"{language}: {msgid!r} left in English"
+            )
+
+
+def test_plural_forms_come_from_the_catalog_for_every_category() -> None:
+    ru = i18n.ui_strings("ru-RU")["new_updates"]
+    assert set(ru) == {"one", "few", "many", "other"}
+    assert (ru["one"], ru["few"], ru["many"]) == (
+        "{n} новое обновление",
+        "{n} новых обновления",
+        "{n} новых обновлений",
+    )
+    ar = i18n.ui_strings("ar")["new_updates"]
+    assert set(ar) == {"zero", "one", "two", "few", "many", "other"}
+    assert ar["two"] == "تحديثان جديدان" and ar["many"] == "{n} تحديثًا جديدًا"
+    assert set(i18n.ui_strings("ja")["new_updates"]) == {"other"}
+    assert i18n.ui_strings("xx-YY") == i18n.ui_strings("en")
+    assert i18n.text_direction("ar-EG") == "rtl" and i18n.text_direction("fr") == "ltr"
+
+
+async def make_feed(client: httpx.AsyncClient, slug: str, tag: str) -> int:
+    r = await client.post(
+        "/api/feeds",
+        json={"slug": slug, "title": "Δ 2025", "locale": tag, "timezone": "UTC"},
+        headers=ADMIN,
+    )
+    assert r.status_code == 201, r.text
+    ids = []
+    for body, extra in (("α β γ", {"key_event": True}), ("δ ε", {"pinned": True}), ("ζ", {})):
+        r = await client.post(
+            f"/api/feeds/{slug}/entries", json={"body": body, **extra}, headers=ADMIN
+        )
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return int(ids[-1])
+
+
+async def test_every_language_renders_without_an_english_ui_string(
+    client: httpx.AsyncClient,
+) -> None:
+    english = english_phrases()
+    for language, tag in TAGS.items():
+        slug = f"lang-{language}"
+        entry = await make_feed(client, slug, tag)
+        await client.post(
+            f"/api/feeds/{slug}/entries", json={"body": "η θ"}, headers=ADMIN
+        )  # a second page of one, so the pager shows
+        words = i18n.ui_strings(tag)
+        pages = {
+            "reader": f"/feeds/{slug}?limit=2",
+            "older page": f"/feeds/{slug}?before={entry}&limit=1",
+            "embed": f"/embed/{slug}?limit=2",
+            "update": f"/feeds/{slug}/entries/{entry}",
+        }
+        for name, path in pages.items():
+            r = await client.get(path)
+            assert r.status_code == 200, (language, name)
+            html = r.text
+            direction = "rtl" if language == "ar" else "ltr"
+            assert f'dir="{direction}"' in html.split(">", 2)[1], (language, name)
+            config = re.search(r'class="lf-config">(.*?)</script>', html)
+            if config:
+                assert json.loads(config.group(1))["strings"] == words, (language, name)
+            if language == "en":
+                continue
+            allowed = SAME_AS_ENGLISH.get(language, set())
+            # The text a reader sees, and the attributes read aloud (title, aria-label).
+            visible = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+            for phrase in english:
+                if phrase in allowed:
+                    continue
+                found = re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", visible)
+                assert not found, f"{language} {name}: English {phrase!r} on the page"
+            assert words["permalink"] in html or name == "update"
+        gone_id = entry
+        await client.delete(f"/api/feeds/{slug}/entries/{gone_id}", headers=ADMIN)
+        gone = await client.get(f"/feeds/{slug}/entries/{gone_id}")
+        assert gone.status_code == 410 and words["update_deleted"] in gone.text
+
+
+# -- Arabic in Chromium ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReaderSite]:
+    s = ReaderSite(tmp_path_factory.mktemp("rtl")).start()
+    yield s
+    s.close()
+
+
+async def test_arabic_page_reads_right_to_left(
+    page: Page, site: ReaderSite, tmp_path: Path
+) -> None:
+    slug = "arabic-rtl"
+    site.create_feed(slug, title="تغطية مباشرة", locale="ar-EG", tz="Africa/Cairo")
+    first = await site.post(slug, "بدأ الاجتماع صباح اليوم.", key_event=True)
+    await site.post(slug, "وصل الوزير إلى القاعة.")
+    await page.set_viewport_size({"width": 1000, "height": 800})
+    await page.goto(site.url(f"/feeds/{slug}"))
+    await page.wait_for_selector(".lf-conn[data-state='live']", state="attached")
+    shot = tmp_path / "arabic.png"
+    await page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    assert await page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+
+    async def box(selector: str) -> dict[str, float]:
+        found = await page.locator(selector).first.bounding_box()
+        assert found is not None, selector
+        return found
+
+    article = await box(f"#entry-{first['id']}")
+    time_box = await box(f"#entry-{first['id']} .lf-permalink")
+    body = await box(f"#entry-{first['id']} .lf-body p")
+    # The entry's time sits at its right edge, the start of an Arabic line.
+    assert time_box["x"] + time_box["width"] > article["x"] + article["width"] * 0.75
+    assert time_box["x"] > article["x"] + article["width"] / 2
+    # Headings and text start on the right.
+    title = await box(".lf-title")
+    main = await box("main")
+    assert abs((title["x"] + title["width"]) - (main["x"] + main["width"])) < 40
+    assert abs((body["x"] + body["width"]) - (article["x"] + article["width"])) < 40
+    key_heading = await box(".lf-keyevents-title")
+    assert key_heading["x"] + key_heading["width"] > main["x"] + main["width"] * 0.6
+    # A live update arrives while the reader is scrolled down: the button says so in Arabic.
+    await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    await page.set_viewport_size({"width": 1000, "height": 300})
+    await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    await site.post(slug, "خبر عاجل.")
+    button = page.locator(".lf-new")
+    await expect(button).to_be_visible(timeout=15_000)
+    await expect(button).to_have_text(i18n.ui_strings("ar")["new_updates"]["one"])
+    assert await button.evaluate("b => getComputedStyle(b).direction") == "rtl"
+    await expect(page.locator(".lf-status")).to_have_text("مباشر")
