@@ -241,6 +241,7 @@ async def test_studio_uploads_requires_alt_publishes_and_removes_media(
     entry = (await api(server, "GET", "/api/feeds/desk/entries"))["entries"][0]
     assert [m["alt"] for m in entry["media"]] == ["Crowd at the gate"]
     assert entry["media"][0]["caption"] == "Outside court", "edits keep the texts"
+    assert "Traceback" not in server.log_text()
 
 
 async def test_studio_paste_drop_progress_and_cancel(
@@ -298,3 +299,4 @@ async def test_studio_paste_drop_progress_and_cancel(
     await expect(page.locator(".sd-media-item")).to_have_count(0)
     entry = (await api(server, "GET", "/api/feeds/paste/entries"))["entries"][0]
     assert len(entry["media"]) == 2
+    assert "Traceback" not in server.log_text()
