@@ -14,6 +14,8 @@ Contracts:
   the browser picks one with ``Intl.PluralRules`` and holds no second copy of any word.
 * An unknown language gets English; :data:`LANGUAGES` lists the catalogs (the test suite
   checks each is complete).
+* Messages defined elsewhere (the close-code table) are marked with :func:`N_` and
+  translated where they are shown (:func:`gettext`).
 * :func:`text_direction` is ``rtl`` for right-to-left languages (Arabic…), else ``ltr``.
 """
 
@@ -61,6 +63,17 @@ def translations(language: str) -> NullTranslations:
     write_mo(buffer, catalog)
     buffer.seek(0)
     return Translations(buffer, domain=DOMAIN)
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` as a msgid for ``make messages`` where it is defined (a table of another
+    module); it is translated where it is shown, with :func:`gettext`."""
+    return text
+
+
+def gettext(tag: str, text: str) -> str:
+    """``text`` (a msgid) in the language of the locale ``tag``."""
+    return translations(language_of(tag)).gettext(text)
 
 
 def text_direction(tag: str) -> str:
@@ -113,6 +126,8 @@ def _messages(language: str) -> dict[str, Any]:
         "update_deleted": _("This update was deleted."),
         "to_feed": _("Go to the live blog"),
         "update_of": _("Update from"),
+        "no_such_update": _("No update {id} in “{feed}”."),
+        "no_such_page": _("No such page of “{feed}”."),
         "loading": _("Loading…"),
         "load_failed": _("Could not load older updates. Try again."),
         "new_updates": new_updates,

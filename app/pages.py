@@ -82,7 +82,8 @@ async def render_timeline_page(
                 slug, limit=limit, before=before, around=around, after=after
             )
         except InvalidCursor:
-            raise _NotFoundError(f"No such page of “{feed.title}”.") from None
+            no_page = timeline.strings(feed.locale)["no_such_page"]
+            raise _NotFoundError(no_page.format(feed=feed.title)) from None
         if page.rev != feed.rev:
             # A change landed between the two reads: render coherent data, don't cache it.
             feed = await store.get_feed(slug) or feed
@@ -118,7 +119,7 @@ async def render_timeline_page(
     try:
         return await cached_response(request, key, HTML_TYPE, build, page_headers)
     except _NotFoundError as exc:
-        return not_found_page(str(exc))
+        return not_found_page(str(exc), feed.locale)
 
 
 class _NotFoundError(Exception):
@@ -205,14 +206,15 @@ async def entry_page(request: Request, slug: str, entry_id: str, state: StateDep
         return not_found_page(f"No live blog called “{slug}”.")
     found: Feed = feed
     number = int(entry_id) if entry_id.isascii() and entry_id.isdigit() else 0
+    no_update = timeline.strings(found.locale)["no_such_update"]
     if not 0 < number <= MAX_ID:
-        return not_found_page(f"No update {entry_id} in “{feed.title}”.")
+        return not_found_page(no_update.format(id=entry_id, feed=found.title), found.locale)
 
     async def build() -> tuple[bytes, bool]:
         try:
             entry = await state.store.get_entry(slug, number)
         except NotFound:
-            raise _NotFoundError(f"No update {number} in “{found.title}”.") from None
+            raise _NotFoundError(no_update.format(id=number, feed=found.title)) from None
         if entry.deleted:
             raise _GoneError
         view = timeline.entry_page(found, entry, state.settings.public_url)
@@ -231,7 +233,7 @@ async def entry_page(request: Request, slug: str, entry_id: str, state: StateDep
             {"Content-Security-Policy": csp},
         )
     except _NotFoundError as exc:
-        return not_found_page(str(exc))
+        return not_found_page(str(exc), found.locale)
     except _GoneError:
         html = (
             templates()

@@ -28,7 +28,7 @@ from markupsafe import Markup
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from app import timeline
+from app import i18n, timeline
 from app.live import close_codes
 from app.schemas import Feed
 from app.timeline import DEFAULT_LIMIT
@@ -94,14 +94,25 @@ def templates() -> Environment:
     env.globals["static_url"] = static_url
     env.globals["default_limit"] = DEFAULT_LIMIT
     env.globals["entry_path"] = timeline.entry_path
-    env.globals["livefeed_config"] = Markup(livefeed_config_json())
+    env.globals["livefeed_config"] = livefeed_config
     return env
 
 
-def livefeed_config_json() -> str:
+@cache
+def livefeed_config(locale: str = "en") -> Markup:
+    """``livefeed_config(lang)`` in a template: :func:`livefeed_config_json` as markup."""
+    return Markup(livefeed_config_json(locale))
+
+
+def livefeed_config_json(locale: str = "en") -> str:
     """What every page hands its live client in ``<script type="application/json"
-    id="livefeed-config">``: the close-code table (:mod:`app.live.close_codes`)."""
-    return timeline.script_json({"close_codes": close_codes.client_table()})
+    id="livefeed-config">``: the close-code table (:mod:`app.live.close_codes`), its
+    messages in the page's language (``locale``)."""
+    table = close_codes.client_table()
+    for policy in table.values():
+        if isinstance(policy["message"], str):
+            policy["message"] = i18n.gettext(locale, policy["message"])
+    return timeline.script_json({"close_codes": table})
 
 
 def not_found_page(message: str, locale: str = "en") -> HTMLResponse:

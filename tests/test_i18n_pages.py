@@ -16,6 +16,7 @@ from babel.messages.pofile import read_po
 from playwright.async_api import Page, expect
 
 from app import i18n
+from app.live import close_codes
 from tests.conftest import ADMIN
 from tests.reader_support import ReaderSite
 
@@ -108,6 +109,11 @@ async def test_every_language_renders_without_an_english_ui_string(
     client: httpx.AsyncClient,
 ) -> None:
     english = english_phrases()
+    english_close = {
+        code: policy["message"]
+        for code, policy in close_codes.client_table().items()
+        if policy["message"]
+    }
     for language, tag in TAGS.items():
         slug = f"lang-{language}"
         entry = await make_feed(client, slug, tag)
@@ -130,6 +136,18 @@ async def test_every_language_renders_without_an_english_ui_string(
             config = re.search(r'class="lf-config">(.*?)</script>', html)
             if config:
                 assert json.loads(config.group(1))["strings"] == words, (language, name)
+            close_table = re.search(r'id="livefeed-config">(.*?)</script>', html)
+            assert close_table, (language, name)
+            stop_messages = [
+                code["message"]
+                for code in json.loads(close_table.group(1))["close_codes"].values()
+                if code["message"]
+            ]
+            assert stop_messages == list(english_close.values()) or (
+                language != "en"
+                and len(stop_messages) == len(english_close)
+                and not set(stop_messages) & set(english_close.values())
+            ), (language, name, stop_messages)
             if language == "en":
                 continue
             allowed = SAME_AS_ENGLISH.get(language, set())
@@ -141,6 +159,10 @@ async def test_every_language_renders_without_an_english_ui_string(
                 found = re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", visible)
                 assert not found, f"{language} {name}: English {phrase!r} on the page"
             assert words["permalink"] in html or name == "update"
+        missing = await client.get(f"/feeds/{slug}/entries/999999")
+        assert missing.status_code == 404
+        expected = words["no_such_update"].format(id=999999, feed="Δ 2025")
+        assert expected in missing.text and (language == "en" or "No update" not in missing.text)
         gone_id = entry
         await client.delete(f"/api/feeds/{slug}/entries/{gone_id}", headers=ADMIN)
         gone = await client.get(f"/feeds/{slug}/entries/{gone_id}")

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
+from app import i18n
 from app.live.close_codes import client_table
 
 
@@ -33,21 +34,27 @@ class _ConfigBlocks(HTMLParser):
 
 
 @pytest.mark.parametrize(
-    ("path", "status"),
+    ("path", "status", "language"),
     [
-        ("/", 200),
-        ("/feeds/moscou", 200),
-        ("/embed/moscou", 200),
-        ("/studio", 200),
-        ("/feeds/no-such-feed", 404),
+        ("/", 200, "en"),
+        ("/feeds/moscou", 200, "fr"),
+        ("/embed/moscou", 200, "fr"),
+        ("/studio", 200, "en"),
+        ("/feeds/no-such-feed", 404, "en"),
     ],
 )
 async def test_page_carries_the_close_code_table(
-    client: httpx.AsyncClient, feed: str, path: str, status: int
+    client: httpx.AsyncClient, feed: str, path: str, status: int, language: str
 ) -> None:
     response = await client.get(path)
     assert response.status_code == status, response.text
     parser = _ConfigBlocks()
     parser.feed(response.text)
     assert len(parser.blocks) == 1, parser.blocks
-    assert json.loads(parser.blocks[0]) == {"close_codes": client_table()}
+    table = client_table()
+    for policy in table.values():  # the messages a reader is shown are in the page's language
+        if isinstance(policy["message"], str):
+            policy["message"] = i18n.gettext(language, policy["message"])
+    assert json.loads(parser.blocks[0]) == {"close_codes": table}
+    if language == "fr":
+        assert table["4404"]["message"] == "Ce direct n’existe pas."

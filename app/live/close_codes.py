@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from app.i18n import N_
+
 Policy = Literal["reconnect", "retry_after", "stop"]
 
 #: Seconds a reader waits before retrying after an overload close (1013).
@@ -119,7 +121,7 @@ UNKNOWN_FEED = CloseCode(
     "feed not found",
     "stop",
     "no feed with this slug",
-    message="This live feed does not exist.",
+    message=N_("This live feed does not exist."),
     http_status=404,
 )
 ORIGIN_REFUSED = CloseCode(
@@ -128,7 +130,7 @@ ORIGIN_REFUSED = CloseCode(
     "origin not allowed to embed this feed",
     "stop",
     "the page's origin is not in the feed's `allowed_origins`",
-    message="This feed cannot be shown live on this site.",
+    message=N_("This feed cannot be shown live on this site."),
     http_status=403,
 )
 
