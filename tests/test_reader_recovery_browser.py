@@ -1,4 +1,5 @@
-"""The reader's live client recovering in Debian's Chromium against a real ``livefeed serve``.
+"""The live client (reader page, and the studio that shares it) recovering in Debian's Chromium
+against a real ``livefeed serve``.
 
 Each test forces one recovery path of ``web/static/lib/live-client.js`` and the reader's
 ``Timeline`` and checks what the reader sees, and how it got there (which requests the page
@@ -17,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, Page, Request, Response, expect
 
 from tests.ops_support import NginxProxy
-from tests.reader_support import ReaderSite
+from tests.reader_support import ADMIN_TOKEN, ReaderSite
 
 LIVE = ".lf-conn[data-state='live']"
 STOPPED = ".lf-conn[data-state='stopped']"
@@ -288,3 +289,37 @@ async def test_refused_origin_4403_stops_retrying_and_says_so(
     finally:
         await context.close()
         nginx.close()
+
+
+async def test_studio_list_follows_a_reset_after_a_database_restore(
+    page: Page, site: ReaderSite, tmp_path: Path
+) -> None:
+    """The studio shares the reader's live client: after a restore its list is reloaded,
+    and it takes the server's (lower) rev so the next changes are not dropped as old."""
+    slug = new_slug("desk")
+    site.create_feed(slug, title="Desk", locale="en-GB", tz="UTC")
+    await site.post(slug, "Kept.")
+    backup = tmp_path / "backup.db"
+    site.snapshot(backup)
+    await site.post(slug, "Lost one.")
+    await site.post(slug, "Lost two.")
+    await page.goto(site.url("/studio"))
+    await page.get_by_label("Reporter or admin token").fill(ADMIN_TOKEN)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Feed", exact=True).select_option(slug)
+    entries = page.locator("#sd-entries .sd-entry-body")
+    await expect(entries).to_have_text(["Lost two.", "Lost one.", "Kept."])
+    await page.wait_for_selector("#sd-conn[data-state='live']", state="attached")
+
+    async with page.expect_request(first_page_request(slug), timeout=30_000):
+        site.restore(backup)
+    await expect(entries).to_have_text(["Kept."])
+    await page.wait_for_selector("#sd-conn[data-state='live']", state="attached")
+    # From here on the stream carries the changes: no further reload (a studio that kept
+    # its old rev would be told `reset` on every reconnect, reloading over and over).
+    reloads: list[str] = []
+    page.on("request", lambda r: reloads.append(r.url) if first_page_request(slug)(r) else None)
+    after = await site.post(slug, "After the restore.")
+    assert after["rev"] == 2  # a rev the studio had seen before the restore
+    await expect(entries).to_have_text(["After the restore.", "Kept."])
+    assert reloads == []
