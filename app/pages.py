@@ -87,7 +87,11 @@ async def render_timeline_page(
         if page.rev != feed.rev:
             # A change landed between the two reads: render coherent data, don't cache it.
             feed = await store.get_feed(slug) or feed
-        pinned, key_events = await store.highlights(slug) if first_page else (None, None)
+        pinned, key_events = (
+            await store.highlights(slug, key_events=timeline.KEY_EVENT_LINKS)
+            if first_page
+            else (None, None)
+        )
         tl = timeline.build_timeline(
             feed,
             page.entries,

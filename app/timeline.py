@@ -38,6 +38,9 @@ from app.text import strip_forbidden
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DEFAULT_LOCALE = "en_GB"
 HEADLINE_CHARS = 110
+#: The key-event list shows the newest this many key events of the whole feed (the browser
+#: keeps the same bound when it adds key events live).
+KEY_EVENT_LINKS = 20
 DEFAULT_LIMIT = 30  # entries on one page of a timeline, unless the reader asks for another size
 MAX_LIMIT = 100  # the most a reader may ask for
 
@@ -472,7 +475,7 @@ def build_timeline(
             reverse=True,
         )
         if v.entry.key_event
-    ]
+    ][:KEY_EVENT_LINKS]
     live = first_page and feed.status == "live"
     config = {
         "slug": feed.slug,
@@ -488,6 +491,7 @@ def build_timeline(
         "api": f"/api/feeds/{feed.slug}",
         "ws": f"/ws/feeds/{feed.slug}",
         "sse": f"/sse/feeds/{feed.slug}",
+        "keyEventLinks": KEY_EVENT_LINKS,
         **client_locale(tag, feed.timezone),
     }
     return TimelineView(

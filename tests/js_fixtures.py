@@ -200,6 +200,7 @@ def key_event_cases() -> dict[str, Any]:
         feed, entries, rev=6, next_before=None, before=None, limit=30, key_event_entries=entries
     )
     return {
+        "limit": timeline.KEY_EVENT_LINKS,
         "config": timeline.client_locale(tag, zone_name),
         "entries": [e.model_dump(mode="json") for e in entries],
         "keyEvents": [

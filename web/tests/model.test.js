@@ -84,3 +84,16 @@ test("the key-event list keeps the server's whole-feed list and follows changes"
   assert.ok(!seeded.list().some((k) => k.id === entries[0].id));
   assert.ok(!seeded.apply({ ...entries[0], deleted: true }, headlineOf), "no change twice");
 });
+
+test("the key-event list shows no more than the server's number of links", () => {
+  const { limit } = fixture("key_events.json");
+  const list = new KeyEvents([], limit);
+  for (let id = 1; id <= limit + 5; id += 1) {
+    const published_at = new Date(Date.UTC(2021, 5, 24, 0, id)).toISOString();
+    list.apply(entry({ id, key_event: true, published_at }), headlineOf);
+  }
+  const shown = list.list();
+  assert.equal(shown.length, limit);
+  assert.equal(shown[0].id, limit + 5, "newest first");
+  assert.equal(shown[limit - 1].id, 6, "the oldest beyond the bound are left out");
+});

@@ -103,16 +103,19 @@ export function classify(ev, rev) {
  */
 
 /**
- * The feed's key events, newest first. Seeded with the whole feed's list as the server
- * rendered it (not just the entries on the page), then kept current by live entry events:
- * an entry that is (still) a key event is added or updated, one that stopped being one or was
- * deleted is removed. Entries the page never loaded keep their place.
+ * The feed's key events, newest first, at most `limit` (the server's `KEY_EVENT_LINKS`).
+ * Seeded with the whole feed's list as the server rendered it (not just the entries on the
+ * page), then kept current by live entry events: an entry that is (still) a key event is added
+ * or updated, one that stopped being one or was deleted is removed. Entries the page never
+ * loaded keep their place. (One the server would list after a removal from a full list is not
+ * known here until the next reload: the list is then one shorter than the server's.)
  */
 export class KeyEvents {
-  /** @param {KeyEvent[]} seed */
-  constructor(seed) {
+  /** @param {KeyEvent[]} seed @param {number} [limit] */
+  constructor(seed, limit = Infinity) {
     /** @type {Map<number, KeyEvent>} */
     this.byId = new Map(seed.map((k) => [k.id, k]));
+    this.limit = limit;
   }
 
   /**
@@ -145,6 +148,7 @@ export class KeyEvents {
 
   /** @returns {KeyEvent[]} newest first */
   list() {
-    return Array.from(this.byId.values()).sort((a, b) => (isNewer(a, b) ? -1 : 1));
+    const all = Array.from(this.byId.values()).sort((a, b) => (isNewer(a, b) ? -1 : 1));
+    return all.slice(0, this.limit);
   }
 }

@@ -20,6 +20,7 @@
  * @property {string} api `/api/feeds/{slug}`
  * @property {string} ws `/ws/feeds/{slug}`
  * @property {string} sse `/sse/feeds/{slug}`
+ * @property {number} keyEventLinks how many key events the list shows (newest first)
  */
 
 /** @typedef {import("../lib/format.js").LocaleConfig & TimelineFields} TimelineConfig */

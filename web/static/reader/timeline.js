@@ -106,7 +106,7 @@ export class Timeline {
     this.baseTitle = document.title;
     /** @type {LiveEvent[] | null} events buffered while a reset reload is in flight */
     this.resetting = null;
-    this.keyEvents = new KeyEvents(renderedKeyEvents(this.keyNav));
+    this.keyEvents = new KeyEvents(renderedKeyEvents(this.keyNav), cfg.keyEventLinks);
     /** Called after a reset reload failed: the owner reconnects. @type {() => void} */
     this.onReloadFailed = () => {};
 
@@ -464,7 +464,7 @@ export class Timeline {
         this.updateButton();
         this.onPageReloaded();
       });
-      this.keyEvents = new KeyEvents(keyPage);
+      this.keyEvents = new KeyEvents(keyPage, this.cfg.keyEventLinks);
       this.renderKeyEvents();
       this.rev = page.rev;
     } catch {
