@@ -7,6 +7,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from contextlib import closing
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -63,7 +64,9 @@ class ReaderSite:
 
     def snapshot(self, target: Path) -> None:
         """A consistent copy of the database as it is now (SQLite's online backup)."""
-        with sqlite3.connect(self.db) as source, sqlite3.connect(target) as copy:
+        # Closed at once (`with sqlite3.connect()` only commits): a connection left to the
+        # garbage collector would checkpoint its WAL into the file after a restore.
+        with closing(sqlite3.connect(self.db)) as source, closing(sqlite3.connect(target)) as copy:
             source.backup(copy)
 
     def restore(self, snapshot: Path) -> None:

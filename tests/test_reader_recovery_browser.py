@@ -91,7 +91,8 @@ async def test_reset_when_the_page_is_ahead_after_a_database_restore(
     assert await key_events(page) == ["Lost one.", "Kept."]
 
     # The server comes back at rev 1; the page holds rev 3: ahead of the feed.
-    async with page.expect_request(first_page_request(slug), timeout=30_000):
+    # The page's next try comes within its largest backoff delay (30 s) of the restart.
+    async with page.expect_request(first_page_request(slug), timeout=90_000):
         site.restore(backup)
     await expect(page.locator("article.lf-entry .lf-body")).to_have_text(["Kept."])
     await expect(page.locator(".lf-keyevents-list .lf-ke-text")).to_have_text(["Kept."])
@@ -244,7 +245,8 @@ async def test_unknown_feed_4404_stops_retrying_and_says_so(
     await page.wait_for_selector(LIVE, state="attached")
     # Restored from before the feed existed: the stream is refused with 4404.
     site.restore(backup)
-    await page.wait_for_selector(STOPPED, state="attached", timeout=30_000)
+    # The page's next try comes within its largest backoff delay (30 s) of the restart.
+    await page.wait_for_selector(STOPPED, state="attached", timeout=90_000)
     await expect(page.locator(".lf-conn")).to_be_visible()
     await expect(page.locator(".lf-conn-text")).to_have_text("This live feed does not exist.")
     opened = await page.evaluate("window.__sockets")
@@ -311,7 +313,8 @@ async def test_studio_list_follows_a_reset_after_a_database_restore(
     await expect(entries).to_have_text(["Lost two.", "Lost one.", "Kept."])
     await page.wait_for_selector("#sd-conn[data-state='live']", state="attached")
 
-    async with page.expect_request(first_page_request(slug), timeout=30_000):
+    # The page's next try comes within its largest backoff delay (30 s) of the restart.
+    async with page.expect_request(first_page_request(slug), timeout=90_000):
         site.restore(backup)
     await expect(entries).to_have_text(["Kept."])
     await page.wait_for_selector("#sd-conn[data-state='live']", state="attached")
