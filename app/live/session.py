@@ -370,8 +370,11 @@ class EventQueue:
             if timeout is None:
                 await self._wakeup.wait()
             else:
+                # asyncio.timeout, not wait_for: on Python 3.11, wait_for swallows a
+                # cancel that lands as the wakeup fires, and the writer would run on.
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wakeup.wait()
                 except TimeoutError:
                     return []
         if self._ended:

@@ -547,3 +547,18 @@ async def test_catch_up_over_budget_closes_1013_never_1011(
     assert gauge(metrics, "livefeed_open_connections") == 0
     session.transport_closed()
     assert admission.releases == 1
+
+
+async def test_event_queue_wait_honours_a_cancel_that_lands_as_events_arrive() -> None:
+    """The writer's wait for events must end on a cancel (the transport closing it), even
+    when the cancel lands in the same loop step as a wakeup: Python 3.11's wait_for
+    swallowed such a cancel and returned the batch, so the writer kept running."""
+    queue = EventQueue()
+    waiting = asyncio.ensure_future(queue.next_batch(timeout=60))
+    for _ in range(3):  # let it park on the wakeup
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    queue.push(Event(1, payload(1)))
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
