@@ -14,6 +14,8 @@ client ping, a client vanishing mid-open).
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import struct
 import threading
@@ -620,6 +622,46 @@ def test_no_frame_follows_the_1012_when_sigterm_races_opening_streams(engine: st
         stopping.join()
         assert len(closes) >= len(settled)
         assert set(closes) == {1012}, closes
+        log = server.log_text()
+        assert "Traceback" not in log, log[-4000:]
+    finally:
+        server.close()
+
+
+# ---------------------------------------------------------------------------------------
+# A restart does not wait for readers that never answer the 1012
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sigterm_does_not_wait_a_heartbeat_for_readers_that_never_answer_the_1012(
+    engine: str,
+) -> None:
+    """Readers that never answer the close frame are cut shortly after their 1012, so the
+    process exits long before its heartbeat (25 s) or shutdown timeout (30 s) — a restart
+    under 10,000 readers is not held by their close handshakes."""
+    server = _start(
+        engine,
+        LIVEFEED_DRAIN_SECONDS="0",
+        LIVEFEED_HEARTBEAT_SECONDS="25",
+        LIVEFEED_SHUTDOWN_TIMEOUT_SECONDS="30",
+    )
+    try:
+        readers = [client(server, timeout=40) for _ in range(3)]
+        for reader in readers:
+            reader.open()
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGTERM)
+        wait_until(
+            lambda: server.returncode is not None,
+            timeout=12,
+            message="the process exited well before its heartbeat and shutdown timeout",
+        )
+        for reader in readers:
+            with reader:
+                frame, _before = reader.read_until_close()
+                assert frame.close_code == 1012
+                assert reader.at_eof()  # we sent no close frame back: the server cut it
         log = server.log_text()
         assert "Traceback" not in log, log[-4000:]
     finally:

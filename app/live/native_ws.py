@@ -67,6 +67,11 @@ log = logging.getLogger(__name__)
 FEED_PATH = re.compile(r"^/ws/feeds/([^/?#]+)$")
 #: Request bytes kept (for a hand-over to the ASGI engine) until the request head is parsed.
 MAX_HANDSHAKE = 16 * 1024
+#: How long a reader closed with 1012 (the process is stopping) has to answer the close
+#: frame before its connection is cut: the 1012 is already written, the reader reconnects
+#: either way, and the stopping process waits for its connections (10,000 slow close
+#: handshakes used to hold a restart for the whole LIVEFEED_SHUTDOWN_TIMEOUT_SECONDS).
+RESTART_CLOSE_REPLY_SECONDS = 1.0
 _PING = frame(OP_PING, b"lf")
 _CLOSE_FRAME_START = 0x80 | OP_CLOSE  # FIN + close: how every close frame we send begins
 _PONG_FRAME_START = 0x80 | OP_PONG
@@ -178,15 +183,20 @@ class FeedSocketProtocol(asyncio.Protocol):
 
     def end(self, code: int, reason: str) -> None:
         """Start the closing handshake with ``code``; the peer gets one heartbeat to read
-        what is buffered and answer, then it is cut. Nothing more is written meanwhile, so
-        memory stays within the send bound."""
+        what is buffered and answer, then it is cut — only
+        :data:`RESTART_CLOSE_REPLY_SECONDS` for a 1012, since the process is going away and
+        waits for its connections. Nothing more is written meanwhile, so memory stays
+        within the send bound."""
         if self._closing or self.transport is None or self.transport.is_closing():
             return
         if self._ws.state is not State.OPEN:
             return  # the library already sent a close frame (answering the client's)
         self._ws.send_close(code, fit_close_reason(reason))
         self._flush()
-        grace = self.state.settings.heartbeat_seconds if self.state else 25.0
+        if code == SERVICE_RESTART.code:
+            grace = RESTART_CLOSE_REPLY_SECONDS
+        else:
+            grace = self.state.settings.heartbeat_seconds if self.state else 25.0
         asyncio.get_running_loop().call_later(grace, self._abort)
 
     def _close(self, code: int, reason: str) -> None:
