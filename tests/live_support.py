@@ -33,6 +33,7 @@ from tests.support.services import (
     find_livefeed_executable,
     wait_until_async,
 )
+from tests.support.watch import ABRUPT, at_teardown, record_close
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -225,6 +226,8 @@ class ConnectionLog:
     first_rev: int | None = None
     last_rev: int | None = None
     events: int = 0
+    #: How the server ended it (tests.support.watch.ABRUPT: without a close code); None
+    #: while open, or when the client ended it itself.
     close_code: int | None = None
 
 
@@ -278,6 +281,7 @@ class Reader:
 
     def start(self) -> Reader:
         self._task = asyncio.create_task(self._run(), name=self.name)
+        at_teardown(self._task.cancel)  # if the test ends without stop() (it failed)
         return self
 
     async def stop(self) -> None:
@@ -310,6 +314,12 @@ class Reader:
 
     async def _session(self, url: str) -> None:
         raise NotImplementedError
+
+    def _closed_by_server(self, log: ConnectionLog, code: int | None) -> None:
+        """The server ended this connection: keep the code (None: no close code) and report
+        it to tests.support.watch, which fails the test unless it allows that code."""
+        log.close_code = ABRUPT if code is None else code
+        record_close(self.name, log.url, code)
 
     async def _reload(self) -> None:
         assert self.reload is not None, f"{self.name}: reset, and no way to reload"
@@ -366,14 +376,14 @@ class WsReader(Reader):
                         ws.transport.abort()  # no close frame: as a phone losing signal
                         return
             except ConnectionClosed as exc:
-                log.close_code = exc.rcvd.code if exc.rcvd is not None else None
+                self._closed_by_server(log, exc.rcvd.code if exc.rcvd is not None else None)
                 return
             except Reset:
                 await self._reload()
                 return
             finally:
                 self.ws = None
-            log.close_code = ws.close_code
+            self._closed_by_server(log, ws.close_code)
 
 
 class SseReader(Reader):
@@ -426,8 +436,9 @@ class SseReader(Reader):
             except Reset:
                 await self._reload()
                 return
-            except httpx.RemoteProtocolError:
-                return
+            except httpx.TransportError:
+                pass  # cut mid-stream: no close code to record, as when the stream ends
+            self._closed_by_server(log, None)
 
 
 async def wait_all(readers: Sequence[Reader], rev: int, timeout: float = 20.0) -> None:  # noqa: ASYNC109

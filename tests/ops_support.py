@@ -32,6 +32,7 @@ from tests.support.services import (
     port_is_open,
     wait_until,
 )
+from tests.support.watch import record_close
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -237,6 +238,12 @@ class Reader:
     problems: list[str] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def _closed(self, url: str, code: int | None) -> None:
+        """The server ended a connection (None: without a close code); the test's
+        ``close_codes`` marker says which codes it allows (tests.support.watch)."""
+        self.close_codes.append(code)
+        record_close(self.name, url, code)
+
     def on_message(self, msg: dict[str, Any]) -> None:
         kind, rev = msg.get("type"), msg.get("rev")
         if kind == "hello":
@@ -266,9 +273,9 @@ class WsReader(Reader):
                     self.connects += 1
                     async for raw in ws:
                         self.on_message(json.loads(raw))
-                    self.close_codes.append(ws.close_code)
+                    self._closed(url, ws.close_code)
             except ConnectionClosed as exc:
-                self.close_codes.append(exc.rcvd.code if exc.rcvd else None)
+                self._closed(url, exc.rcvd.code if exc.rcvd else None)
             except (OSError, InvalidHandshake, TimeoutError):
                 pass  # nothing to connect to right now: retry, as the browser client does
             await asyncio.sleep(0.1)
@@ -288,7 +295,7 @@ class SseReader(Reader):
                         if response.status_code == 200:
                             self.connects += 1
                             await self._read(response)
-                            self.close_codes.append(None)
+                            self._closed(url, None)
                 await asyncio.sleep(0.1)
 
     async def _read(self, response: httpx.Response) -> None:

@@ -20,6 +20,12 @@ Fixtures (services start lazily, the first time a test asks, and stop at session
                                  screenshot, the HTML and the console log go to
                                  test-artifacts/<test>/.
 
+Checked after every test, whether it asked or not (``servers_reported_nothing_wrong``,
+autouse; see :mod:`tests.support.watch`): every live connection the test's readers saw the
+server end has a close code the test allows (``@pytest.mark.close_codes(…)``; none by
+default), and no ``livefeed serve`` log has a traceback or an ERROR/CRITICAL record
+(``@pytest.mark.server_log_allows(r"regex", …)`` names the lines a test provokes on purpose).
+
 A missing program makes the test fail (never skip) with a message naming ``make services``.
 """
 
@@ -37,11 +43,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import pytest
 import pytest_asyncio
 
+from tests.support import watch
 from tests.support.services import (
     LivefeedServer,
     PostgresServer,
     RedisServer,
     ServiceUnavailable,
+    unread_livefeed_logs,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +98,72 @@ def artifacts_dir(request: pytest.FixtureRequest) -> Path:
 
 def _unavailable(exc: ServiceUnavailable) -> NoReturn:
     pytest.fail(str(exc), pytrace=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Close codes and server logs, checked after every test
+# ---------------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "close_codes(*codes): close codes (tests.support.watch.ABRUPT for none) the test's "
+        "live readers may see the server end a connection with; any other fails the test",
+    )
+    config.addinivalue_line(
+        "markers",
+        "server_log_allows(*patterns): regexes of server-log problem lines (traceback, "
+        "ERROR) the test provokes on purpose",
+    )
+
+
+def _marker_args(item: pytest.Item, name: str) -> list[Any]:
+    return [arg for marker in item.iter_markers(name) for arg in marker.args]
+
+
+def _problems_in_logs(allowed: list[re.Pattern[str]]) -> list[str]:
+    problems: list[str] = []
+    for server, lines in unread_livefeed_logs():
+        for number, line in enumerate(lines):
+            if watch.PROBLEM_LINE.search(line) and not any(p.search(line) for p in allowed):
+                context = "\n    ".join(lines[number : number + 12])
+                problems.append(f"livefeed on port {server.port}: {context}")
+                break  # the first one, with what follows it (the traceback), is enough
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def servers_reported_nothing_wrong(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test if a reader saw a close code it does not allow, or a server logged a
+    traceback or an error it did not provoke on purpose (see :mod:`tests.support.watch`)."""
+    unread_livefeed_logs()  # what earlier tests' servers wrote is theirs
+    watch.reset()
+    yield
+    watch.run_teardowns()
+    allowed_codes = set(_marker_args(request.node, "close_codes"))
+    allowed_lines = [re.compile(p) for p in _marker_args(request.node, "server_log_allows")]
+    problems = [
+        f"{c.who}: the server ended a connection to {c.url} with close code {c.code}, "
+        f"not one of {sorted(allowed_codes)} (@pytest.mark.close_codes)"
+        for c in watch.closes_seen()
+        if c.code not in allowed_codes
+    ]
+    problems += _problems_in_logs(allowed_lines)
+    if problems and _test_failed(request):
+        # Already red: clients left running met the servers' shutdown. Show, don't pile on.
+        request.node.add_report_section("teardown", "servers", "\n".join(problems))
+    elif problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_logs_clean_at_exit() -> Iterator[None]:
+    """Servers stopped after the last test (session- and module-scoped ones) are read too."""
+    yield
+    problems = _problems_in_logs([])
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,7 +272,7 @@ def livefeed_factory(
             with contextlib.suppress(OSError):
                 shutil.copy(server.log_path, target / f"livefeed-{i}-port{server.port}.log")
     for server in servers:
-        shutil.rmtree(server.tmpdir, ignore_errors=True)
+        server.remove_files()  # the log stays readable for servers_reported_nothing_wrong
 
 
 # ---------------------------------------------------------------------------------------

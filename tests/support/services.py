@@ -182,6 +182,28 @@ def _which(name: str, *extra_dirs: str) -> str | None:
     return None
 
 
+# Every LivefeedServer made in this interpreter whose log has not been read to its end, so
+# that the test plugin reads every server's log after each test (tests.support.watch),
+# however the server was created. Strong references: a server dropped by its test is
+# still read once.
+_livefeed_servers: list[LivefeedServer] = []
+
+
+def unread_livefeed_logs() -> list[tuple[LivefeedServer, list[str]]]:
+    """Each server with the log lines written since the last call; a stopped server is
+    then forgotten (its log has nothing more to say)."""
+    with _live_lock:
+        servers = list(_livefeed_servers)
+    found = []
+    for server in servers:
+        running = server.is_running
+        found.append((server, server.new_log_lines()))
+        if not running:
+            with _live_lock:
+                _livefeed_servers.remove(server)
+    return found
+
+
 # Every live process, so that an interpreter exit (Ctrl-C, a crash in a fixture) still
 # stops them: they run in their own process group and would otherwise outlive the tests.
 _live: weakref.WeakSet[_Process] = weakref.WeakSet()
@@ -678,6 +700,10 @@ class LivefeedServer(_Process):
         self.env["PYTHONUNBUFFERED"] = "1"
         self.env["LIVEFEED_PUBLIC_URL"] = self.base_url
         self.env.update(env or {})
+        self._log_snapshot: str | None = None  # the log, kept once the temp dir is deleted
+        self._log_checked = 0  # characters of the log already handed out by new_log_lines()
+        with _live_lock:
+            _livefeed_servers.append(self)
 
     @property
     def base_url(self) -> str:
@@ -717,6 +743,9 @@ class LivefeedServer(_Process):
         if self.is_running:
             return self
         timeout = self.startup_timeout if timeout is None else timeout
+        with _live_lock:  # read again after each test, even if it was forgotten once stopped
+            if self not in _livefeed_servers:
+                _livefeed_servers.append(self)
         self._spawn(self.argv, env=self.env, cwd=self.cwd)
         self._wait_ready(self.healthy, timeout, f"GET {self.base_url}/healthz answering 200")
         return self
@@ -736,9 +765,30 @@ class LivefeedServer(_Process):
         """Wait until ``text`` appears in the log."""
         wait_until(lambda: text in self.log_text(), timeout, message=f"{text!r} in the log")
 
+    def log_text(self) -> str:
+        if self._log_snapshot is not None:
+            return self._log_snapshot
+        return super().log_text()
+
+    def new_log_lines(self) -> list[str]:
+        """The complete log lines written since the previous call (all of them the first
+        time); a last line without its newline waits unless the process is gone."""
+        text = self.log_text()
+        chunk = text[self._log_checked :]
+        if self.is_running and not chunk.endswith("\n"):
+            chunk = chunk[: chunk.rfind("\n") + 1]
+        self._log_checked += len(chunk)
+        return chunk.splitlines()
+
+    def remove_files(self) -> None:
+        """Delete the temp directory; the log stays readable through :meth:`log_text`."""
+        if self._log_snapshot is None:
+            self._log_snapshot = super().log_text()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
     def close(self) -> None:
         self.terminate()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self.remove_files()
 
     def __enter__(self) -> LivefeedServer:
         return self.start()
