@@ -15,6 +15,7 @@ import logging
 import random
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from app.brokers.base import BrokerUnavailable, MessageHandler, StateHandler
@@ -62,10 +63,19 @@ class RedisBroker:
         await self._client.aclose()
 
     async def publish(self, change: Change) -> None:
-        try:
-            await self._client.publish(channel_for(change.feed), broker_message(change))
-        except (RedisError, OSError) as exc:
-            raise BrokerUnavailable(str(exc)) from exc
+        message = broker_message(change)
+        for attempt in (1, 2):
+            try:
+                await self._client.publish(channel_for(change.feed), message)
+                return
+            except RedisConnectionError as exc:
+                # After a Redis restart every pooled connection is dead, and the client
+                # does not retry: the first publish would fail and wait for the resync.
+                # The failed connection was dropped, so one more try runs on a fresh one.
+                if attempt == 2:
+                    raise BrokerUnavailable(str(exc)) from exc
+            except (RedisError, OSError) as exc:
+                raise BrokerUnavailable(str(exc)) from exc
 
     async def subscribe(self, feed: str) -> None:
         if feed in self._feeds:
