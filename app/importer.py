@@ -127,7 +127,7 @@ def _example(locale: Locale) -> str:
 
 def resolve_date(day: ParsedDay, year: int | None, today: date) -> date:
     """The day's date: in ``year`` if given (the weekday must match), else the most recent
-    year, up to today, in which that weekday falls on that date."""
+    year, up to ``today``, in which that weekday falls on that date."""
     if year is not None:
         try:
             candidate = date(year, day.month, day.day)
@@ -155,12 +155,21 @@ def resolve_date(day: ParsedDay, year: int | None, today: date) -> date:
 def plan(
     text: str, *, locale: str, timezone: str, year: int | None, today: date | None = None
 ) -> list[ImportedEntry]:
-    """Turn an export into entries, oldest first (the order to insert them in)."""
+    """Turn an export into entries, oldest first (the order to insert them in).
+
+    Without ``year``, the newest day (the first heading) takes the most recent year up to
+    ``today`` (default: the local date) in which its weekday falls on its date, and each
+    older day the most recent such year up to the day after it: one export is one span of
+    days, so a ``today`` inside that span cannot split it across years.
+    """
     zone = ZoneInfo(timezone)
-    today = today or date.today()
+    bound = today or date.today()
     items: list[ImportedEntry] = []
     days = parse(text, locale)
-    dates = [resolve_date(day, year, today) for day in days]  # file order: first error first
+    dates: list[date] = []
+    for day in days:  # file order (newest first), so the first error is reported first
+        dates.append(resolve_date(day, year, bound))
+        bound = dates[-1]
     for day, when in reversed(list(zip(days, dates, strict=True))):
         noon = datetime.combine(when, time(12, 0), tzinfo=zone)
         seen: Counter[str] = Counter()
