@@ -29,10 +29,15 @@ def host_site() -> Iterator[HostSite]:
 
 
 def snippet(server: LivefeedServer, slug: str, attrs: str = "") -> str:
-    return (
-        f'<div id="{slug}" data-livefeed="{server.base_url}/feeds/{slug}"{attrs}></div>'
-        f'<script async src="{server.base_url}/embed.js"></script>'
-    )
+    """The embed code the server offers for the feed (its oEmbed ``html``, as the studio
+    shows it), with an id and the optional ``attrs`` added to its element."""
+    page = f"{server.base_url}/feeds/{slug}"
+    response = httpx.get(f"{server.base_url}/oembed", params={"url": page, "format": "json"})
+    assert response.status_code == 200, response.text
+    html: str = response.json()["html"]
+    marker = f'<div data-livefeed="{page}"'
+    assert html.startswith(marker), html
+    return html.replace(marker, f'<div id="{slug}" data-livefeed="{page}"{attrs}', 1)
 
 
 async def content_frame(page: Page, selector: str) -> Frame:

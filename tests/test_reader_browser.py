@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -359,6 +360,16 @@ async def test_ended_feed_says_so_and_stops(page: Page, site: ReaderSite) -> Non
     assert sockets == []
 
 
+def luminance(css_rgb: str) -> float:
+    """WCAG relative luminance of a computed ``rgb(r, g, b)`` colour."""
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css_rgb)[:3])
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+
 async def test_narrow_screen_dark_scheme_and_reduced_motion(
     chromium_browser: Browser, site: ReaderSite
 ) -> None:
@@ -376,7 +387,10 @@ async def test_narrow_screen_dark_scheme_and_reduced_motion(
             "() => [getComputedStyle(document.body).backgroundColor,"
             " getComputedStyle(document.body).color]"
         )
-        assert colors == ["rgb(19, 20, 22)", "rgb(235, 234, 230)"]
+        # The dark scheme is in effect: a dark background, light text, readable contrast.
+        background, text = (luminance(c) for c in colors)
+        assert background < 0.05 < 0.5 < text, colors
+        assert (text + 0.05) / (background + 0.05) >= 7, f"contrast below WCAG AAA: {colors}"
         entry = await site.post(slug, "Arrives without animation.")
         node = page.locator(f"#entry-{entry['id']}")
         await expect(node).to_have_class("lf-entry lf-fresh")
