@@ -105,3 +105,43 @@ def test_import_keys_are_stable_and_tell_repeated_lines_apart() -> None:
     assert len({e.import_key for e in first}) == 2
     other_day = plan("Vendredi 25 juin\nBis.\n", locale="fr-FR", timezone="UTC", year=2021)
     assert other_day[0].import_key not in {e.import_key for e in first}
+
+
+# The newsroom export's span: 22-24 June are Tuesday to Thursday in 2010, 2021 and 2027.
+SPAN = """Jeudi 24 juin
+Le soir du jeudi.
+Le matin du jeudi.
+Mercredi 23 juin
+Le mercredi.
+Mardi 22 juin
+Le mardi.
+"""
+
+
+@pytest.mark.parametrize(
+    ("today", "year"),
+    [
+        (date(2027, 6, 21), 2021),  # the day before the span recurs
+        (date(2027, 6, 22), 2021),  # inside it: Tuesday has come, Thursday has not
+        (date(2027, 6, 23), 2021),  # inside it: still one year for the whole export
+        (date(2027, 6, 24), 2027),  # its last day: the span is complete in 2027
+        (date(2030, 1, 1), 2027),
+        (date(2021, 6, 23), 2010),  # inside the 2021 span: back to the previous match
+    ],
+)
+def test_a_today_inside_the_exports_span_keeps_it_in_one_year(today: date, year: int) -> None:
+    entries = plan(SPAN, locale="fr-FR", timezone="Europe/Paris", year=None, today=today)
+    assert [e.published_at.date() for e in entries] == [
+        date(year, 6, 22),
+        date(year, 6, 23),
+        date(year, 6, 24),
+        date(year, 6, 24),
+    ]
+
+
+def test_a_span_across_new_year_stays_in_order() -> None:
+    export = "Samedi 1 janvier\nBonne année.\nVendredi 31 décembre\nLe réveillon.\n"
+    entries = plan(
+        export, locale="fr-FR", timezone="Europe/Paris", year=None, today=date(2026, 6, 1)
+    )
+    assert [e.published_at.date() for e in entries] == [date(2021, 12, 31), date(2022, 1, 1)]
