@@ -172,6 +172,8 @@ class ReaderModel:
     feed: dict[str, Any] | None = None
     applied: int = 0
     payload_bytes: int = 0
+    #: Size of each applied event's payload (JSON), by rev.
+    event_bytes: dict[int, int] = field(default_factory=dict)
 
     def load(self, state: ApiState) -> None:
         self.rev = state.rev
@@ -330,6 +332,7 @@ class Reader:
         if event["type"] == "hello":
             return
         self.model.payload_bytes += nbytes
+        self.model.event_bytes[event["rev"]] = nbytes
         try:
             self.model.apply(event)
         except Reset as reset:
@@ -579,39 +582,3 @@ def stalled_websocket(host: str, port: int, path: str) -> socket.socket:
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
-
-
-def drain_stalled(sock: socket.socket, timeout: float = 10.0) -> tuple[int, int | None]:
-    """Start reading a stalled WebSocket: return (bytes the server still had for it, the
-    close code it ends with, or None if it ended without a close frame)."""
-    sock.settimeout(timeout)
-    data = bytearray()
-    pos, code = 0, None
-    with contextlib.suppress(ConnectionError, TimeoutError):
-        while code is None and (chunk := sock.recv(1 << 20)):
-            data += chunk
-            # Walk the complete (unmasked) server frames received so far.
-            while True:
-                header = 2
-                if pos + 2 > len(data):
-                    break
-                opcode, length = data[pos] & 0x0F, data[pos + 1] & 0x7F
-                if length == 126:
-                    header, length = 4, int.from_bytes(data[pos + 2 : pos + 4])
-                elif length == 127:
-                    header, length = 10, int.from_bytes(data[pos + 2 : pos + 10])
-                if pos + header + length > len(data):
-                    break
-                if opcode == 0x8 and length >= 2:
-                    code = int.from_bytes(data[pos + header : pos + header + 2])
-                pos += header + length
-    sock.close()
-    return len(data), code
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
