@@ -35,6 +35,7 @@ from tests.support.services import (
     find_livefeed_executable,
     wait_until_async,
 )
+from tests.support.watch import ABRUPT
 
 POLL = 0.5  # LIVEFEED_STORE_POLL_SECONDS in these tests (tests.live_support.BASE_ENV)
 
@@ -116,6 +117,7 @@ async def test_redis_killed_and_restarted_mid_stream(
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.close_codes(ABRUPT)  # the SIGKILLed server's readers lose it without a close
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 async def test_sigkilled_server_readers_resume_with_since(
     kind: str, livefeed_factory: Factory, request: pytest.FixtureRequest, tmp_path: Path
