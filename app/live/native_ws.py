@@ -89,6 +89,7 @@ class FeedSocketProtocol(asyncio.Protocol):
         "_buffer",
         "_closing",
         "_config",
+        "_handed_to",
         "_idle_sweeps",
         "_metrics",
         "_server_state",
@@ -118,6 +119,8 @@ class FeedSocketProtocol(asyncio.Protocol):
         self._upgraded = False
         #: UTF-8 check of the text message being received (None: not inside one).
         self._text: codecs.IncrementalDecoder | None = None
+        #: uvicorn's protocol serving a path that is not a feed stream (see _handshake).
+        self._handed_to: asyncio.Protocol | None = None
         #: The stream, from the upgrade on; it is the hub's subscriber, this its sink.
         self.session: StreamSession | None = None
         #: This connection's place in the per-address and process counts (from the 101).
@@ -153,6 +156,12 @@ class FeedSocketProtocol(asyncio.Protocol):
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._handed_to is not None:
+            # uvloop still reports the loss to this protocol after set_protocol(): pass it
+            # on, or uvicorn's protocol stays in ServerState.connections and every graceful
+            # shutdown waits its full timeout for it.
+            self._handed_to.connection_lost(exc)
+            return
         self._closing = True
         self._teardown()
 
@@ -254,7 +263,7 @@ class FeedSocketProtocol(asyncio.Protocol):
         match = FEED_PATH.match(unquote(path))
         if match is None or self.state is None:
             assert self.transport is not None
-            uvicorn_bridge.hand_over(
+            self._handed_to = uvicorn_bridge.hand_over(
                 self.transport,
                 raw,
                 config=self._config,

@@ -221,13 +221,17 @@ def hand_over(
     config: Any,
     server_state: Any,
     app_state: dict[str, Any],
-) -> None:
+) -> asyncio.Protocol:
     """Serve this connection with uvicorn's own sans-I/O WebSocket protocol (and so the
-    ASGI app), replaying ``data`` — the request bytes received so far."""
+    ASGI app), replaying ``data`` — the request bytes received so far; return it.
+
+    uvloop keeps calling the *first* protocol's ``connection_lost`` after
+    ``set_protocol()``: the caller must pass it on to the one returned here."""
     protocol = AsgiWebSocketProtocol(config=config, server_state=server_state, app_state=app_state)
     protocol.connection_made(transport)
     protocol.data_received(data)
     transport.set_protocol(protocol)
+    return protocol
 
 
 def check_compatible() -> list[str]:
