@@ -76,8 +76,8 @@ async def test_old_pinned_entry_and_key_events_reach_the_first_page(
     assert page.pinned_ids == [pinned["id"]]
     assert "Le programme" in page.pinned_text
     # The key event is 40 entries down, off the first page, yet linked from the summary:
-    # the summary holds exactly one link, to exactly its anchor.
-    assert page.key_event_links == [f"#entry-{key['id']}"]
+    # the summary holds exactly one link, to the page around it, at its anchor.
+    assert page.key_event_links == [f"/feeds/{feed}?around={key['id']}#entry-{key['id']}"]
     assert key["id"] not in page.article_ids, "the key event itself is off the first page"
     # The pinned entry appears once, on top, not again in its day.
     assert page.article_ids.count(pinned["id"]) == 1
