@@ -590,9 +590,6 @@ def test_clients_vanishing_mid_open_release_their_place(capped_server: LivefeedS
 # ---------------------------------------------------------------------------------------
 
 
-# KNOWN DEFECT (reported to a1-protocol, issue 16 note): with the native engine a stream
-# opening while SIGTERM arrives keeps the graceful shutdown waiting its full timeout.
-@pytest.mark.server_log_allows(r"timeout graceful shutdown exceeded")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_no_frame_follows_the_1012_when_sigterm_races_opening_streams(engine: str) -> None:
     """40 readers resume with ``since=0`` (a catch-up read each) while SIGTERM arrives: a
