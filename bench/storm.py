@@ -193,6 +193,7 @@ async def run_setup(
                     if n_proc > 1
                     else "all readers reconnected"
                 )
+                out["post_latencies_s"] = [round(took, 4) for took in latencies]  # in order
                 out["post_max_s"] = max(latencies)
                 out["post_p50_s"] = sorted(latencies)[len(latencies) // 2]
                 out["post_errors"] = post_errors
