@@ -167,9 +167,6 @@ async def test_readers_through_proxy_get_every_entry_when_one_app_stops(
     assert "draining" in app1.log_text()
 
 
-# KNOWN DEFECT (reported to a1-protocol): the ASGI engine logs "ASGI callable returned
-# without completing handshake." at ERROR for a refused opening handshake.
-@pytest.mark.server_log_allows(r"ASGI callable returned without completing handshake")
 @pytest.mark.parametrize("engine", ["native", "asgi"])
 async def test_forged_forwarded_for_through_the_proxy_does_not_change_the_client(
     livefeed_factory: Callable[..., LivefeedServer], engine: str

@@ -502,10 +502,6 @@ def _refused_before_upgrade(c: RawClient, status: int, path: str = "/ws/feeds/de
     assert c.at_eof(), "the refused connection was held open"
 
 
-# KNOWN DEFECT (reported to a1-protocol, issue 16 note): on the ASGI engine a refused or
-# abandoned opening handshake logs uvicorn's "ASGI callable returned without completing
-# handshake." at ERROR.
-@pytest.mark.server_log_allows(r"ASGI callable returned without completing handshake")
 def test_over_the_per_address_cap_is_refused_before_the_upgrade(
     capped_server: LivefeedServer,
 ) -> None:
@@ -530,10 +526,6 @@ def budget_server(request: pytest.FixtureRequest) -> Iterator[LivefeedServer]:
     _stop_clean(started)
 
 
-# KNOWN DEFECT (reported to a1-protocol, issue 16 note): on the ASGI engine a refused or
-# abandoned opening handshake logs uvicorn's "ASGI callable returned without completing
-# handshake." at ERROR.
-@pytest.mark.server_log_allows(r"ASGI callable returned without completing handshake")
 def test_over_the_process_live_budget_is_refused_with_503(budget_server: LivefeedServer) -> None:
     """Budget 3: the fourth live stream, from any address, gets 503 before the upgrade;
     plain HTTP (the reporter's side) is still served."""
@@ -558,10 +550,6 @@ def test_over_the_process_live_budget_is_refused_with_503(budget_server: Livefee
     assert wait_until(admitted_again, timeout=15, message="a place freed")
 
 
-# KNOWN DEFECT (reported to a1-protocol, issue 16 note): on the ASGI engine a refused or
-# abandoned opening handshake logs uvicorn's "ASGI callable returned without completing
-# handshake." at ERROR.
-@pytest.mark.server_log_allows(r"ASGI callable returned without completing handshake")
 def test_clients_vanishing_mid_open_release_their_place(capped_server: LivefeedServer) -> None:
     """Ten clients that send the upgrade and drop the socket before any answer: the per-IP
     cap of 2 still admits two readers afterwards (every counted place was given back)."""

@@ -15,7 +15,9 @@ may touch them:
   :class:`AsgiWebSocketProtocol` extends it where it falls short of RFC 6455 or of
   livefeed's bounds (see there); it relies on its ``conn`` (the ``websockets``
   ``ServerProtocol``), ``transport``, ``queue``, ``close_sent``, ``handshake_initiated``,
-  ``handshake_complete``, ``read_paused``, ``close_timer``/``close_timeout`` and on
+  ``handshake_complete``, ``initial_response``, ``read_paused``, ``close_timer``/``close_timeout``,
+  on ``run_asgi`` judging the handshake by ``handshake_complete``, on ``ClientDisconnected``
+  being an ``OSError`` (Starlette's disconnect) and on
   ``handle_connect``/``handle_ping``/``data_received``/``send`` being the hooks they are.
 
 :func:`check_compatible` verifies all of it against the installed uvicorn; a test calls it,
@@ -32,6 +34,7 @@ from typing import Any, Protocol
 import uvicorn
 from uvicorn.config import WS_PROTOCOLS
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import Server, ServerState
 from websockets.frames import Frame
@@ -82,7 +85,12 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
       traceback for them and checks only whole messages);
     - close reasons are cut to 123 bytes on a character boundary;
     - a handshake still in progress when the server shuts down gets 503 with
-      ``Retry-After`` (uvicorn answers 500), so a client retries elsewhere.
+      ``Retry-After`` (uvicorn answers 500), so a client retries elsewhere;
+    - a refused opening handshake (``websocket.http.response.*``, the denial response) and
+      an accept that finds the client gone both end the handshake, so uvicorn does not log
+      "ASGI callable returned without completing handshake." at ERROR for a refusal the
+      app decided; the app's accept raises :class:`ClientDisconnected` (Starlette's
+      ``WebSocketDisconnect``) instead of being dropped silently.
     """
 
     def __init__(
@@ -134,7 +142,7 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
             super().shutdown()
             return
         # As uvicorn's own refusal (a 500) does: the flags stay, so an accept the app sends
-        # later finds the transport closing and is dropped.
+        # later finds the transport closing and is refused (see send()).
         self.stop_keepalive()
         response = self.conn.reject(503, "server restarting: reconnect\n")
         response.headers["Retry-After"] = "1"
@@ -211,7 +219,29 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         if message["type"] == "websocket.close" and message.get("reason"):
             message = {**message, "reason": fit_close_reason(message["reason"])}
+        if (
+            message["type"] == "websocket.accept"
+            and not self.handshake_complete
+            and self.initial_response is None
+            and self.transport.is_closing()
+        ):
+            # The client vanished (or shutdown answered 503) before the accept: uvicorn
+            # would drop the accept silently and leave the handshake open for ever. It is
+            # over; the app hears that the client is gone.
+            self.handshake_complete = self.close_sent = True
+            raise ClientDisconnected()
         await super().send(message)
+        if (
+            message["type"] == "websocket.http.response.body"
+            and not message.get("more_body", False)
+            and self.initial_response is not None
+            and self.close_sent
+        ):
+            # The denial response is written: the opening handshake is over, as after
+            # uvicorn's own 403 (which sets the flag). uvicorn leaves it unset here, so an
+            # app that returns before ``connection_lost`` runs is logged at ERROR as
+            # "returned without completing handshake".
+            self.handshake_complete = True
 
 
 def hand_over(
@@ -287,6 +317,16 @@ def check_compatible() -> list[str]:
     ):
         if attribute + " " not in init_source and attribute + ":" not in init_source:
             problems.append(f"WebSocketsSansIOProtocol no longer sets {attribute}")
+    # The denial response and an accept on a closing transport are finished in send():
+    # run_asgi logs an ERROR for an app that returns while handshake_complete is unset.
+    if "not self.handshake_complete" not in inspect.getsource(WebSocketsSansIOProtocol.run_asgi):
+        problems.append("WebSocketsSansIOProtocol.run_asgi no longer checks handshake_complete")
+    send_source = inspect.getsource(WebSocketsSansIOProtocol.send)
+    for needle in ("websocket.http.response.body", "self.transport.is_closing()"):
+        if needle not in send_source:
+            problems.append(f"WebSocketsSansIOProtocol.send no longer handles {needle}")
+    if not issubclass(ClientDisconnected, OSError):
+        problems.append("ClientDisconnected is no longer an OSError (Starlette's disconnect)")
     if ASGI_WS_PROTOCOL not in WS_PROTOCOLS:
         problems.append(f"uvicorn has no ws={ASGI_WS_PROTOCOL!r}")
     if not problems:
