@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.deps import PrincipalDep, SettingsDep, StoreDep
 from app.media.storage import media_csp
+from app.openapi import errors
 from app.render import entry_html, render_markdown_off_loop
 from app.schemas import CleanText, MediaItem, MediaList, Slug
 from app.templating import CSP, templates
@@ -49,12 +50,13 @@ async def whoami(principal: PrincipalDep) -> WhoAmI:
     return WhoAmI(is_admin=principal.is_admin, feed=principal.feed, name=principal.name)
 
 
-@router.post("/api/preview", response_model=PreviewResponse, tags=["studio"])
+@router.post("/api/preview", response_model=PreviewResponse, tags=["studio"], responses=errors(404))
 async def preview(
     data: PreviewRequest, who: PrincipalDep, settings: SettingsDep, store: StoreDep
 ) -> PreviewResponse:
     """Render a draft — Markdown and media — the way a published entry is rendered. 413 past
-    the entry size limit; media needs ``feed`` (a feed the token may write to)."""
+    the entry size limit; media needs ``feed`` (a feed the token may write to; 404 when no
+    such feed exists, since ``feed`` is in the body the route cannot derive it)."""
     limit = settings.max_entry_body_chars
     if len(data.body) > limit:
         raise HTTPException(413, f"entry body is {len(data.body)} characters; the limit is {limit}")
