@@ -30,11 +30,15 @@ RUN mkdir app && touch app/__init__.py \
 COPY . .
 # Installed as a package (web/ templates and assets are package data), then run from
 # elsewhere so nothing is imported from the source tree.
-RUN pip install --no-deps . \
+# The UI catalogs are compiled first (app/locale/*/LC_MESSAGES/messages.mo) and shipped with
+# their .po files.
+RUN pybabel compile -d app/locale \
+    && pip install --no-deps . \
     && rm -rf build *.egg-info \
     && cd / \
     && python -c "from app.pages import STATIC_DIR, TEMPLATES_DIR; \
 assert TEMPLATES_DIR.is_dir() and STATIC_DIR.is_dir(), TEMPLATES_DIR" \
+    && python -c "from app.i18n import ui_strings; assert ui_strings('fr')['live'] == 'En direct'" \
     && livefeed --help > /dev/null
 
 USER livefeed:livefeed
