@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     catchup_read_wait_seconds: float = Field(default=5.0, gt=0)
     heartbeat_seconds: float = Field(default=25.0, gt=0)
     store_poll_seconds: float = Field(default=1.0, gt=0)  # while the broker is down
+    #: How often live reader counts are reported and, when changed, pushed (app/presence.py).
+    readers_interval_seconds: float = Field(default=2.0, gt=0)
     resync_seconds: float = Field(default=5.0, gt=0)  # safety re-read while it is up
     # Live streams (WebSocket and SSE) per client address; past it the handshake gets 429.
     max_connections_per_ip: int = Field(default=100, ge=0)  # 0 = unlimited

@@ -13,6 +13,11 @@ Event layout (JSON objects whose first member is ``type``, written by this modul
     {"type":"feed","rev":N,"feed":{…}}
     {"type":"hello","feed":"SLUG","rev":N}
     {"type":"reset","rev":N}
+    {"type":"readers","count":N}
+
+``readers`` (the feed's live reader count, :mod:`app.presence`) is the one event without a
+rev: it is not a change, never stored in the change log nor sent over the broker, and is
+handed to live streams as rev 0 (:data:`UNSEQUENCED`), which readers must not resume from.
 
 Broker message layout: ``b"REV TS_NS " + event`` — the rev and the publisher's wall clock
 in ns (for the latency metric) as ASCII decimals, so receivers learn the rev without
@@ -68,6 +73,15 @@ def feed_event(feed: Feed) -> bytes:
 
 def hello_event(feed: str, rev: int) -> bytes:
     return b'{"type":"hello","feed":"%s","rev":%d}' % (feed.encode(), rev)
+
+
+#: The rev of an event that is not a change (``readers``): not ordered, never resumed from.
+UNSEQUENCED = 0
+
+
+def readers_event(count: int) -> bytes:
+    """``{"type":"readers","count":N}``: how many readers the feed has live, all processes."""
+    return b'{"type":"readers","count":%d}' % count
 
 
 def reset_event(rev: int) -> bytes:

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from app.brokers.base import Broker, BrokerUnavailable
 from app.catchup import CatchupWindow, FeedHistory, ReadBudget
-from app.events import Change, event_kind
+from app.events import UNSEQUENCED, Change, event_kind, readers_event
 from app.live.frames import OP_TEXT, frame
 from app.store import NotFound, Store
 
@@ -74,6 +74,8 @@ class Event:
 
     @cached_property
     def sse(self) -> bytes:
+        if self.rev == UNSEQUENCED:  # no id: the client's Last-Event-ID stays its last rev
+            return b"event: %s\ndata: %s\n\n" % (self.kind.encode(), self.payload)
         return b"id: %d\nevent: %s\ndata: %s\n\n" % (self.rev, self.kind.encode(), self.payload)
 
 
@@ -106,6 +108,8 @@ class _Channel:
     history: FeedHistory[Event]
     subscribers: set[Subscriber] = field(default_factory=set)
     readers: int = 0  # subscribers that are connections (see is_reader)
+    #: The last ``readers`` event announced (app.presence): new readers get it on attach.
+    presence: Event | None = None
     target_rev: int = 0
     filling: asyncio.Task[None] | None = None
 
@@ -184,6 +188,8 @@ class Hub:
         if subscriber not in channel.subscribers:
             channel.subscribers.add(subscriber)
             channel.readers += is_reader(subscriber)
+            if channel.presence is not None and is_reader(subscriber):
+                subscriber.deliver(channel.presence)  # held by the session until it is live
         return channel.last_rev
 
     def _history(self, feed: str, rev: int) -> FeedHistory[Event]:
@@ -227,6 +233,28 @@ class Hub:
         for channel in list(self._channels.values()):
             for subscriber in list(channel.subscribers):
                 subscriber.close(code, reason)
+
+    def reader_counts(self) -> dict[str, int]:
+        """Readers (connections) of this process per feed that has any."""
+        return {feed: c.readers for feed, c in self._channels.items() if c.readers}
+
+    def announce_readers(self, feed: str, count: int) -> None:
+        """Hand ``feed``'s readers a ``readers`` event (:func:`app.events.readers_event`), one
+        pre-framed write per reader, and keep it for readers who attach later. Not a change:
+        no rev, no log, no broker."""
+        channel = self._channels.get(feed)
+        if channel is None:
+            return
+        event = Event(UNSEQUENCED, readers_event(count))
+        channel.presence = event
+        for subscriber in list(channel.subscribers):
+            if is_reader(subscriber):
+                try:
+                    subscriber.deliver(event)
+                except Exception:
+                    log.exception("readers event to a subscriber of %s failed", feed)
+                    self.detach(feed, subscriber)
+                    subscriber.close(CLOSE_DELIVERY_FAILED, "delivery failed")
 
     def subscriber_count(self, feed: str | None = None) -> int:
         """Readers (connections) of ``feed``, or of every feed."""

@@ -134,6 +134,7 @@ def _messages(language: str) -> dict[str, Any]:
         # What the screen reader is told: the same words as the button.
         "announce_new": new_updates,
         "entries_count": plural(lambda n: t.ngettext("{n} update", "{n} updates", n)),
+        "readers_count": plural(lambda n: t.ngettext("{n} reader", "{n} readers", n)),
         "status_live": _("Live"),
         "status_connecting": _("Connecting…"),
         "status_offline": _("Offline — will catch up when back online"),

@@ -37,6 +37,7 @@ from app.media.serve import media_app
 from app.media.storage import make_storage
 from app.metrics import Metrics, MetricsMiddleware
 from app.metrics import router as metrics_router
+from app.presence import ReaderPresence, count_store
 from app.state import AppState
 from app.store import Store
 from app.store.engine import make_engine
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.livefeed = state
         metrics.bind(state)
         await hub.start()
+        presence = ReaderPresence(
+            hub, count_store(settings.redis_url), settings.readers_interval_seconds
+        )
+        presence.start()
         lifecycle.register(state)
         try:
             # Lifespan state: uvicorn hands it to the native WebSocket protocol too.
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lifecycle.unregister(state)
             metrics.bind(None)
             lifecycle.drain(state)
+            await presence.stop()
             await hub.stop()
             await store.close()
 

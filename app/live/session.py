@@ -48,7 +48,7 @@ from typing import Protocol
 from starlette.requests import HTTPConnection
 
 from app.catchup import CatchupOverloaded
-from app.events import hello_event, reset_event
+from app.events import UNSEQUENCED, hello_event, reset_event
 from app.hub import Event
 from app.hub import Hub as FeedHub
 from app.live import access
@@ -248,13 +248,21 @@ class StreamSession:
     # -- hub side -----------------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
-        """Hub callback, in rev order: hand the event on, hold it, or drop it (ended)."""
+        """Hub callback, in rev order: hand the event on, hold it, or drop it (ended).
+        An unsequenced event (rev 0: ``readers``) is handed on as it comes, never deduplicated
+        nor counted as a rev."""
         if self.state is not _LIVE:
             self._hold(event)
+            return
+        if event.rev == UNSEQUENCED:
+            self._push(event)
             return
         if event.rev <= self.last_rev:
             return  # the catch-up covered it
         self.last_rev = event.rev
+        self._push(event)
+
+    def _push(self, event: Event) -> None:
         try:
             backlog = self.sink.push(event)
         except Exception:

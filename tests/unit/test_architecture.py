@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("storage", ("app.store", "app.brokers", "app.media", "app.importer")),
-    ("process", ("app.hub", "app.catchup", "app.watched", "app.state")),
+    ("process", ("app.hub", "app.catchup", "app.watched", "app.presence", "app.state")),
     (
         "http",
         (

@@ -198,8 +198,9 @@ export class Formatter {
  * @param {LocaleConfig} cfg
  * @param {string} key
  * @param {number} n
+ * @param {string} [shown] how the count is written (default: plain digits)
  */
-export function plural(cfg, key, n) {
+export function plural(cfg, key, n, shown = String(n)) {
   const forms = /** @type {Record<string, string>} */ (cfg.strings[key]);
   let form = "other";
   try {
@@ -207,7 +208,7 @@ export function plural(cfg, key, n) {
   } catch {
     form = n === 1 ? "one" : "other";
   }
-  return (forms[form] || forms.other).replace("{n}", String(n));
+  return (forms[form] || forms.other).replace("{n}", shown);
 }
 
 /** @type {Record<string, string>} */

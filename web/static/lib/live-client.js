@@ -266,7 +266,7 @@ export class LiveClient {
     };
     /** @param {MessageEvent} msg */
     const onMessage = (msg) => this.deliver(String(msg.data));
-    for (const name of ["entry", "feed", "reset", "hello", "message"]) {
+    for (const name of ["entry", "feed", "reset", "hello", "readers", "message"]) {
       es.addEventListener(name, onMessage);
     }
     es.onerror = () => {

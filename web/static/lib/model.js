@@ -39,8 +39,9 @@
 /**
  * One message of a live stream (`hello`, `entry`, `feed`, `reset`).
  * @typedef {object} LiveEvent
- * @property {"hello" | "entry" | "feed" | "reset"} type
- * @property {number} rev
+ * @property {"hello" | "entry" | "feed" | "reset" | "readers"} type
+ * @property {number} rev (none on `readers`: not a change)
+ * @property {number} [count] `readers`: live readers of the feed, every process
  * @property {"created" | "updated" | "deleted"} [op]
  * @property {Entry} [entry]
  * @property {Feed} [feed]

@@ -354,6 +354,11 @@ export class Timeline {
   /** Apply one live message (any transport). @param {LiveEvent} ev */
   handle(ev) {
     if (!ev || !ev.type || ev.type === "hello") return;
+    if (ev.type === "readers") {
+      // Not a change (no rev): how many readers follow the feed live, all processes.
+      this.showReaders(Number(ev.count));
+      return;
+    }
     if (this.resetting) {
       this.resetting.push(ev);
       return;
@@ -375,6 +380,19 @@ export class Timeline {
       this.onFeed(ev.feed);
     }
     this.emit();
+  }
+
+  /**
+   * "1 234 lecteurs": the count in the feed's number format, the words from the page.
+   * @param {number} n
+   */
+  showReaders(n) {
+    const el = this.root.querySelector(".lf-readers");
+    if (!(el instanceof HTMLElement) || !Number.isFinite(n)) return;
+    const shown = new Intl.NumberFormat(this.cfg.locale).format(n);
+    el.textContent = plural(this.cfg, "readers_count", n, shown);
+    el.setAttribute("data-count", String(n));
+    el.hidden = n < 1;
   }
 
   /** Called with every `feed` event (the page header follows it). @param {Feed} _feed */

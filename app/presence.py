@@ -1,0 +1,188 @@
+"""Live reader counts: per feed, the readers connected to every process, pushed to them.
+
+Contracts:
+
+* A reader is a live WebSocket or SSE connection attached to the hub (:func:`app.hub.
+  is_reader`); polling clients and the feed watchers are not counted.
+* Every ``interval`` seconds each process reports its own count per feed, and then, for
+  each feed it has readers of, reads the total; only when the total changed does it hand
+  its readers a ``readers`` event (:func:`app.events.readers_event`, through
+  :meth:`app.hub.Hub.announce_readers`): at most one per feed per interval, none when
+  nothing changed. A reader that connects gets the last total at once.
+* With Redis, counts meet in a hash per feed (``livefeed:readers:SLUG``: process id →
+  ``"COUNT EXPIRES_MS"``). A process that dies without saying so stops refreshing its field;
+  the field is ignored (and removed) once it expires, ``3 × interval`` after its last report,
+  so the total decays within about four intervals. The whole key also expires. A process
+  that stops cleanly removes its fields. With the in-process broker the total is this
+  process's own count.
+* Redis being down only pauses the counts (logged once); it never touches delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from app.hub import Hub
+
+log = logging.getLogger(__name__)
+
+#: Reports missed before a process's count is dropped from the total.
+EXPIRY_INTERVALS = 3
+
+
+def counts_key(feed: str) -> str:
+    return f"livefeed:readers:{feed}"
+
+
+class CountStore(Protocol):
+    """Where processes' counts meet."""
+
+    async def report(self, counts: dict[str, int], ttl_seconds: float) -> None:
+        """This process's count per feed (0 for a feed it no longer has readers of)."""
+
+    async def totals(self, feeds: list[str]) -> dict[str, int]:
+        """Every live process's count summed, per feed."""
+
+    async def forget(self, feeds: list[str]) -> None:
+        """Remove this process's counts (clean shutdown)."""
+
+    async def close(self) -> None: ...
+
+
+class LocalCounts:
+    """The in-process broker's case: this process is every process."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    async def report(self, counts: dict[str, int], ttl_seconds: float) -> None:
+        self._counts = {feed: n for feed, n in counts.items() if n}
+
+    async def totals(self, feeds: list[str]) -> dict[str, int]:
+        return {feed: self._counts.get(feed, 0) for feed in feeds}
+
+    async def forget(self, feeds: list[str]) -> None:
+        self._counts.clear()
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisCounts:
+    """Counts of every process sharing a Redis, each field expiring on its own."""
+
+    def __init__(self, url: str, process_id: str | None = None) -> None:
+        self.process_id = process_id or uuid.uuid4().hex
+        self._client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+    async def report(self, counts: dict[str, int], ttl_seconds: float) -> None:
+        expires_ms = int((time.time() + ttl_seconds) * 1000)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for feed, count in counts.items():
+                key = counts_key(feed)
+                if count:
+                    pipe.hset(key, self.process_id, f"{count} {expires_ms}")
+                    pipe.pexpire(key, int(ttl_seconds * 1000))
+                else:
+                    pipe.hdel(key, self.process_id)
+            await pipe.execute()
+
+    async def totals(self, feeds: list[str]) -> dict[str, int]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for feed in feeds:
+                pipe.hgetall(counts_key(feed))
+            answers = await pipe.execute()
+        now_ms = time.time() * 1000
+        totals: dict[str, int] = {}
+        expired: list[tuple[str, bytes]] = []
+        for feed, fields in zip(feeds, answers, strict=True):
+            total = 0
+            for process, value in fields.items():
+                count, _, expires = value.partition(b" ")
+                if int(expires) < now_ms:
+                    expired.append((feed, process))  # a process that died without saying so
+                else:
+                    total += int(count)
+            totals[feed] = total
+        if expired:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for feed, process in expired:
+                    pipe.hdel(counts_key(feed), process)
+                await pipe.execute()
+        return totals
+
+    async def forget(self, feeds: list[str]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for feed in feeds:
+                pipe.hdel(counts_key(feed), self.process_id)
+            await pipe.execute()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def count_store(redis_url: str | None) -> CountStore:
+    """Redis counts when the processes share a Redis, else this process's own."""
+    return RedisCounts(redis_url) if redis_url else LocalCounts()
+
+
+class ReaderPresence:
+    """One per app: reports this process's readers and pushes changed totals to them."""
+
+    def __init__(self, hub: Hub, store: CountStore, interval: float) -> None:
+        self.hub = hub
+        self.store = store
+        self.interval = interval
+        self._reported: set[str] = set()
+        self._announced: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="reader-presence")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(RedisError, OSError):
+            await self.store.forget(sorted(self._reported))
+        await self.store.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+                self._failing = False
+            except (RedisError, OSError) as exc:
+                if not self._failing:
+                    log.warning("reader counts paused: %s", exc)
+                self._failing = True
+            await asyncio.sleep(self.interval)
+
+    async def tick(self) -> None:
+        """Report this process's counts, then announce every total that changed."""
+        local = self.hub.reader_counts()
+        gone = self._reported - set(local)
+        await self.store.report(
+            {**dict.fromkeys(gone, 0), **local}, self.interval * EXPIRY_INTERVALS
+        )
+        self._reported = set(local)
+        for feed in gone:
+            self._announced.pop(feed, None)
+        if not local:
+            return
+        totals = await self.store.totals(sorted(local))
+        for feed, total in totals.items():
+            if self._announced.get(feed) != total:
+                self._announced[feed] = total
+                self.hub.announce_readers(feed, total)
