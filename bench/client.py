@@ -567,6 +567,8 @@ class Follower:
 
     def on_event(self, payload: bytes, now: int) -> None:
         st = self.stats
+        if payload.startswith(b'{"type":"readers"'):
+            return  # the live reader count: not a change, no rev
         i = payload.find(_REV)
         if i < 0 or not payload.startswith(b'{"type":"'):
             st.bad_frames += 1

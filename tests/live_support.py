@@ -328,6 +328,10 @@ class Reader:
         self.model.load(await self.reload())
 
     def _handle(self, checker: StreamChecker, event: dict[str, Any], nbytes: int) -> None:
+        if event["type"] == "readers":
+            # The live reader count (app/presence.py): not a change, no rev, nothing to apply.
+            assert set(event) == {"type", "count"} and event["count"] >= 0, event
+            return
         checker.check(event)
         if event["type"] == "hello":
             return
@@ -431,7 +435,9 @@ class SseReader(Reader):
                         continue
                     event = json.loads(fields["data"])
                     assert fields.get("event") == event["type"], fields
-                    if event["type"] != "hello":
+                    if event["type"] == "readers":
+                        assert "id" not in fields, fields  # Last-Event-ID stays a rev
+                    elif event["type"] != "hello":
                         assert int(fields["id"]) == event["rev"], fields
                     size = len(fields["data"])
                     fields = {}

@@ -251,6 +251,8 @@ class Reader:
                 self.last_rev = rev
             self.connected.set()
             return
+        if kind == "readers":
+            return  # the live reader count: not a change, no rev
         if kind == "reset":
             self.problems.append(f"unexpected reset at rev {rev}")
             self.last_rev = rev

@@ -60,7 +60,11 @@ async def new_feed(http: httpx.AsyncClient, server: LivefeedServer) -> str:
 
 
 async def next_message(ws: ClientConnection) -> dict[str, object]:
-    return dict(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    """The next change (or hello), past any live reader count (``readers``: no rev)."""
+    while True:
+        message = dict(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        if message["type"] != "readers":
+            return message
 
 
 async def test_live_traffic_moves_the_metrics(
