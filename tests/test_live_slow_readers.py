@@ -145,7 +145,9 @@ def ws_messages(data: bytes) -> tuple[list[dict[str, Any]], int | None]:
         if opcode == 0x8:
             return messages, int.from_bytes(payload[:2])
         if opcode == 0x1:
-            messages.append(json.loads(payload))
+            message = json.loads(payload)
+            if message["type"] != "readers":  # the live reader count: not a change, no rev
+                messages.append(message)
         pos += header + length
     return messages, None
 
@@ -165,6 +167,9 @@ def sse_events(data: bytes) -> list[dict[str, Any]]:
         fields = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
         if b"data" in fields:
             event = json.loads(fields[b"data"])
+            if event["type"] == "readers":  # the live reader count: no rev, no id
+                assert b"id" not in fields, block
+                continue
             assert event["type"] == "hello" or event["rev"] == int(fields[b"id"]), block
             events.append(event)
     return events

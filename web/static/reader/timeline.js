@@ -392,7 +392,6 @@ export class Timeline {
     const shown = new Intl.NumberFormat(this.cfg.locale).format(n);
     el.textContent = plural(this.cfg, "readers_count", n, shown);
     el.setAttribute("data-count", String(n));
-    el.hidden = n < 1;
   }
 
   /** Called with every `feed` event (the page header follows it). @param {Feed} _feed */
