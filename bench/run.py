@@ -28,7 +28,7 @@ from bench.client import Workers, latencies, marker
 from bench.media import media_table
 from bench.peers import NAMES, peer_class
 from bench.profile import Profiler
-from bench.util import cpu_seconds, percentile, raise_nofile, rss_bytes, tempdir
+from bench.util import cpu_seconds, percentile, raise_nofile, rss_bytes, run_on_uvloop, tempdir
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_SYSTEMS = ["floor", "nchan", "fastapi-tutorial", "livefeed-1"]
@@ -390,12 +390,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(amain(args))
-    return uvloop.run(amain(args))
+    return run_on_uvloop(amain(parse(argv)))
 
 
 if __name__ == "__main__":

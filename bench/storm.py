@@ -36,7 +36,7 @@ import httpx
 
 from bench.client import Workers
 from bench.run import RESULTS, machine
-from bench.util import cpu_seconds, raise_nofile, tempdir
+from bench.util import cpu_seconds, raise_nofile, run_on_uvloop, tempdir
 from tests.support.services import LivefeedServer, PostgresServer, RedisServer
 
 TOKEN = "bench-storm-admin-token"
@@ -323,12 +323,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(amain(args))
-    return uvloop.run(amain(args))
+    return run_on_uvloop(amain(parse(argv)))
 
 
 if __name__ == "__main__":

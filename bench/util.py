@@ -13,9 +13,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -196,3 +197,13 @@ def percentile(sorted_values: list[int] | memoryview, q: float) -> float:
         return float("nan")
     k = min(n - 1, max(0, round(q * (n - 1))))
     return float(sorted_values[k])
+
+
+def run_on_uvloop(main: Coroutine[Any, Any, int]) -> int:
+    """Run a benchmark's entry coroutine on uvloop (as the servers under test run), or on
+    asyncio's own loop where uvloop is not installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
