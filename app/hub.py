@@ -142,6 +142,8 @@ class Hub:
         self.on_delivered: Callable[[Event, int], None] | None = None
         self.catchups = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Set by :meth:`close_all`: the (code, reason) every later attach is closed with.
+        self._closed_with: tuple[int, str] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -170,6 +172,10 @@ class Hub:
         and nothing at or below it does: the caller reads the store up to that rev for
         what came before (catch-up; see :mod:`app.live.connection`). No store read is
         needed when the process already has readers of the feed.
+
+        After :meth:`close_all` (the process is draining) the subscriber is closed with
+        the same code instead and not attached, even when its attach began before the
+        drain: nobody is left live on a stopping process.
         """
         channel = self._channels.get(feed)
         if channel is None:
@@ -185,6 +191,9 @@ class Hub:
             # Only needed while the channel is being created; don't keep one per feed ever seen.
             if self._attach_lock.get(feed) is lock:
                 del self._attach_lock[feed]
+        if self._closed_with is not None:
+            subscriber.close(*self._closed_with)
+            return channel.last_rev
         if subscriber not in channel.subscribers:
             channel.subscribers.add(subscriber)
             channel.readers += is_reader(subscriber)
@@ -229,7 +238,9 @@ class Hub:
                 await self.broker.unsubscribe(feed)
 
     def close_all(self, code: int, reason: str) -> None:
-        """Ask every live connection to close (graceful drain: clients reconnect elsewhere)."""
+        """Ask every live connection to close (graceful drain: clients reconnect elsewhere),
+        and every one that attaches from now on (see :meth:`attach`)."""
+        self._closed_with = (code, reason)
         for channel in list(self._channels.values()):
             for subscriber in list(channel.subscribers):
                 subscriber.close(code, reason)

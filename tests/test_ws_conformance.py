@@ -413,11 +413,16 @@ def test_fragmented_message_over_the_size_limit_closes_1009(server: LivefeedServ
         c.expect_close(1009)
 
 
-@pytest.mark.parametrize("opcode", [OP_TEXT, OP_PING], ids=["messages", "pings"])
-def test_frame_flood_closes_1008(server: LivefeedServer, opcode: int) -> None:
+@pytest.mark.parametrize(
+    "opcodes", [(OP_TEXT,), (OP_PING,), (OP_TEXT, OP_PING)], ids=["messages", "pings", "mixed"]
+)
+def test_frame_flood_closes_1008(server: LivefeedServer, opcodes: tuple[int, ...]) -> None:
+    """Messages and pings count against one limit: in the mixed flood neither kind alone
+    is over ``PER_MINUTE`` (each is half of it plus 5), together they are."""
     with client(server) as c:
         c.open()
-        c.send(b"".join(build_frame(opcode, b"hi") for _ in range(PER_MINUTE + 5)))
+        flood = [build_frame(opcodes[i % len(opcodes)], b"hi") for i in range(PER_MINUTE + 10)]
+        c.send(b"".join(flood))
         frame, before = c.read_until_close()
         assert frame.close_code == 1008
         # At most one pong per ping within the limit: the 1008 came in time.

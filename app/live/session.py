@@ -60,6 +60,7 @@ from app.live.close_codes import (
     UNKNOWN_FEED,
 )
 from app.live.connection import catch_up
+from app.live.flood import MessageRate
 from app.metrics import Metrics
 from app.state import AppState
 from app.watched import current_feed
@@ -129,14 +130,11 @@ class StreamSession:
         "_admitted",
         "_attached",
         "_catch_up",
-        "_clock",
         "_held",
         "_held_bytes",
         "_hub",
-        "_max_messages",
         "_metrics",
-        "_msg_count",
-        "_msg_window",
+        "_rate",
         "close_code",
         "close_reason",
         "feed",
@@ -176,14 +174,12 @@ class StreamSession:
         self._admission = admission
         self._catch_up = catch_up
         self._metrics = metrics
-        self._clock = clock
-        self._max_messages = max_messages_per_minute
+        #: The connection's one flood count (data frames and pings: :mod:`app.live.flood`).
+        self._rate = MessageRate(max_messages_per_minute, clock)
         self._admitted = False
         self._attached = False
         self._held: list[Event] | None = None  # created when an event must wait
         self._held_bytes = 0
-        self._msg_window = 0.0
-        self._msg_count = 0
 
     @property
     def refused(self) -> bool:
@@ -299,15 +295,15 @@ class StreamSession:
 
     # -- transport side -----------------------------------------------------------------------
 
-    def client_message(self) -> None:
-        """The client sent a message (data or ping): readers have nothing to say, so more
-        than ``max_messages_per_minute`` in a minute closes the stream with 1008."""
-        now = self._clock()
-        if now - self._msg_window > 60:
-            self._msg_window, self._msg_count = now, 0
-        self._msg_count += 1
-        if self._msg_count > self._max_messages:
-            self.close(POLICY.code, "too many messages")
+    def client_message(self) -> bool:
+        """The client sent a frame (a data frame or a ping; every transport counts both
+        here, on one count): readers have nothing to say, so more than
+        ``max_messages_per_minute`` in a minute closes the stream with 1008. Return whether
+        the frame is within the limit (False: do not answer it; the close is on its way)."""
+        if self._rate.count():
+            return True
+        self.close(POLICY.code, "too many messages")
+        return False
 
     def transport_closed(self) -> None:
         """The transport is gone (peer left, close completed, aborted): CLOSED. Undoes

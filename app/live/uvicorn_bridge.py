@@ -16,7 +16,8 @@ may touch them:
   livefeed's bounds (see there); it relies on its ``conn`` (the ``websockets``
   ``ServerProtocol``), ``transport``, ``queue``, ``close_sent``, ``handshake_initiated``,
   ``handshake_complete``, ``initial_response``, ``read_paused``, ``close_timer``/``close_timeout``,
-  on ``run_asgi`` judging the handshake by ``handshake_complete``, on ``ClientDisconnected``
+  on ``handle_connect`` building the app's ``scope`` (with ``extensions``) before the app
+  runs, on ``run_asgi`` judging the handshake by ``handshake_complete``, on ``ClientDisconnected``
   being an ``OSError`` (Starlette's disconnect) and on
   ``handle_connect``/``handle_ping``/``data_received``/``send`` being the hooks they are.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import inspect
+from collections.abc import Callable, MutableMapping
 from typing import Any, Protocol
 
 import uvicorn
@@ -42,6 +44,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 
 from app.live.close_codes import CLOSE_INVALID_DATA, CLOSE_POLICY, SLOW_READER
+from app.live.flood import MessageRate
 from app.live.frames import OP_PONG, fit_close_reason
 
 #: The ``ws`` setting naming uvicorn's own sans-I/O WebSocket implementation.
@@ -49,6 +52,9 @@ ASGI_WS_PROTOCOL = "websockets-sansio"
 #: What ``uvicorn.Config(ws=...)`` gets for the ASGI engine.
 ASGI_ENGINE_PROTOCOL = "app.live.uvicorn_bridge:AsgiWebSocketProtocol"
 PONG_FRAME_START = 0x80 | OP_PONG
+#: The ASGI scope extension through which the app hands :class:`AsgiWebSocketProtocol` the
+#: stream's flood count (see :func:`count_pings_with`).
+PING_COUNT_EXTENSION = "livefeed.ping_count"
 
 
 class TrackedConnection(Protocol):
@@ -79,8 +85,10 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
       for one it cannot parse) instead of left hanging;
     - a wrong ``Sec-WebSocket-Version`` gets 426 naming version 13 (RFC 6455 §4.4);
     - a client's pings count against ``LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE`` (1008 past
-      it), a pong that would take the unsent bytes past ``LIVEFEED_SEND_BUFFER_BYTES`` closes
-      the connection instead (4008), and nothing is written after a close frame;
+      it) — on the stream session's own count, with its data frames, once the app handed
+      it over (:func:`count_pings_with`), on one of the connection's until then; a pong
+      that would take the unsent bytes past ``LIVEFEED_SEND_BUFFER_BYTES`` closes the
+      connection instead (4008), and nothing is written after a close frame;
     - text messages are checked as UTF-8 frame by frame, and fail with 1007 (uvicorn logs a
       traceback for them and checks only whole messages);
     - close reasons are cut to 123 bytes on a character boundary;
@@ -103,10 +111,13 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(config, server_state, app_state, _loop)
         state = app_state.get("livefeed")
         settings = state.settings if state is not None else None
-        self.pings_per_minute = settings.client_max_messages_per_minute if settings else 120
+        per_minute = settings.client_max_messages_per_minute if settings else 120
         self.send_bound = settings.send_buffer_bytes if settings else 1 << 20
-        self.ping_window = 0.0
-        self.ping_count = 0
+        #: The stream's flood count, once the app handed it over: counts one ping, and
+        #: returns False (and closes the stream itself) past the limit.
+        self.session_count: Callable[[], bool] | None = None
+        #: Until then (or for a WebSocket that is not a feed stream): this connection's.
+        self.own_count = MessageRate(per_minute, self.loop.time)
         self.text_decoder: codecs.IncrementalDecoder | None = None
 
     def data_received(self, data: bytes) -> None:
@@ -129,6 +140,9 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
         versions = event.headers.get_all("Sec-WebSocket-Version")
         if not versions or versions == ["13"]:
             super().handle_connect(event)
+            scope: MutableMapping[str, Any] | None = getattr(self, "scope", None)
+            if scope is not None:  # accepted: the app runs with this scope
+                scope["extensions"][PING_COUNT_EXTENSION] = {"count_with": self._count_with}
             return
         response = self.conn.reject(426, "unsupported WebSocket version: this server speaks 13\n")
         response.headers["Sec-WebSocket-Version"] = "13"
@@ -193,12 +207,13 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
                     continue
             self.transport.write(chunk)
 
+    def _count_with(self, count: Callable[[], bool]) -> None:
+        self.session_count = count
+
     def _count_ping(self) -> bool:
-        now = self.loop.time()
-        if now - self.ping_window > 60:
-            self.ping_window, self.ping_count = now, 0
-        self.ping_count += 1
-        if self.ping_count <= self.pings_per_minute:
+        if self.session_count is not None:
+            return self.session_count()  # past the limit the session closes (1008) itself
+        if self.own_count.count():
             return True
         self._close_with(CLOSE_POLICY, "too many messages")
         return False
@@ -244,6 +259,16 @@ class AsgiWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handshake_complete = True
 
 
+def count_pings_with(scope: MutableMapping[str, Any], count: Callable[[], bool]) -> None:
+    """Have the protocol serving this WebSocket ``scope`` count the client's pings with
+    ``count`` — a stream session's :meth:`~app.live.session.StreamSession.client_message`,
+    which counts its data frames too — so a flood of both meets one limit. A no-op under
+    a server that answers pings without asking (none offers the extension)."""
+    extension = scope.get("extensions", {}).get(PING_COUNT_EXTENSION)
+    if extension is not None:
+        extension["count_with"](count)
+
+
 def hand_over(
     transport: asyncio.Transport,
     data: bytes,
@@ -281,6 +306,9 @@ def check_compatible() -> list[str]:
     ):
         if needle not in upgrade:
             problems.append(f"HttpToolsProtocol.handle_websocket_upgrade no longer does {needle}")
+    connect = inspect.getsource(WebSocketsSansIOProtocol.handle_connect)
+    if "self.scope" not in connect or '"extensions"' not in connect:
+        problems.append("WebSocketsSansIOProtocol.handle_connect no longer builds self.scope")
     if ".shutdown()" not in inspect.getsource(Server.shutdown):
         problems.append("Server.shutdown no longer calls connection.shutdown()")
     params = inspect.signature(WebSocketsSansIOProtocol.__init__).parameters

@@ -3,7 +3,9 @@
 The portable engine (``LIVEFEED_WS_ENGINE=asgi``; :mod:`app.live.native_ws` is the fast
 one). The session decides everything (admission, catch-up, bound, close codes: see
 :mod:`app.live.close_codes`); this module moves its events into text frames, counts the
-client's messages against the session's flood limit, and closes with the session's code.
+client's messages against the session's flood limit (and has the protocol count the
+pings it answers on that same count: :func:`app.live.uvicorn_bridge.count_pings_with`),
+and closes with the session's code.
 
 Over the per-address cap or the process's live budget the handshake is refused before the
 upgrade (429 / 503 with ``Retry-After``, :func:`app.live.access.reserve`).
@@ -18,7 +20,7 @@ from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import PlainTextResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from app.live import access
+from app.live import access, uvicorn_bridge
 from app.live.session import EventQueue, StreamSession, app_session
 from app.metrics import metrics_of
 from app.state import AppState
@@ -49,6 +51,8 @@ async def _serve(websocket: WebSocket, state: AppState, slug: str, since: int | 
     session = app_session(
         state, websocket, slug, queue, metrics=metrics_of(websocket.app), transport="websocket"
     )
+    # One flood count for the client's pings (answered by the protocol) and messages.
+    uvicorn_bridge.count_pings_with(websocket.scope, session.client_message)
     tasks: list[asyncio.Task[None]] = []
     try:
         await websocket.accept()

@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.tokens",
             "app.live.close_codes",
             "app.live.frames",
+            "app.live.flood",
         ),
     ),
     ("storage", ("app.store", "app.brokers", "app.media", "app.importer")),

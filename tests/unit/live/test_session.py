@@ -420,6 +420,28 @@ async def test_drain_closes_every_live_session_with_1012(hub: GatedHub, store: G
     assert hub.subscriber_count(FEED) == 0
 
 
+async def test_a_stream_still_attaching_when_the_drain_starts_gets_1012(
+    hub: GatedHub, store: GatedStore
+) -> None:
+    """Admitted just before the drain, its attach still in flight when the drain closes
+    every subscriber: it is closed with 1012 too, never left live on a stopping process."""
+    hub.attach_gate = asyncio.Event()
+    sink = RecordingSink()
+    session = make_session(hub, store, sink)
+    opening = asyncio.create_task(session.open(since=None))
+    await hub.attaching.wait()
+    hub.close_all(CLOSE_SERVICE_RESTART, "server restarting: reconnect")
+    hub.attach_gate.set()
+    await opening
+    assert session.close_code == CLOSE_SERVICE_RESTART
+    assert sink.ends == [(CLOSE_SERVICE_RESTART, "server restarting: reconnect")]
+    assert sink.sent == []  # no hello: it never went live
+    assert hub.subscriber_count(FEED) == 0
+    store.commit()
+    await hub.publish([Change(FEED, 1, store.log[-1][1])])
+    assert sink.sent == []
+
+
 # -- bounds -----------------------------------------------------------------------------
 
 
