@@ -85,7 +85,7 @@ POT := app/locale/messages.pot
 ## msgids in the .po files and commit them
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o $(POT) --no-location --sort-output \
-		-k _ -k N_ -k ngettext:1,2 --project livefeed --copyright-holder livefeed .
+		-k _ -k N_ -k ngettext:1,2 -k N_plural:1,2 --project livefeed --copyright-holder livefeed .
 	for lang in $(LANGUAGES); do \
 		if [ -f app/locale/$$lang/LC_MESSAGES/messages.po ]; then \
 			$(BIN)/pybabel update -i $(POT) -d app/locale -l $$lang --no-fuzzy-matching --ignore-obsolete; \

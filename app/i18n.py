@@ -22,7 +22,8 @@ Contracts:
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
 #: Languages with a complete catalog; English is the msgids themselves.
 LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "ru", "uk", "ar", "ja")
+#: Items of an ``Accept-Language`` header looked at (a longer header is cut, not an error).
+MAX_ACCEPTED_LANGUAGES = 32
 
 
 def language_of(tag: str) -> str:
@@ -65,10 +68,74 @@ def translations(language: str) -> NullTranslations:
     return Translations(buffer, domain=DOMAIN)
 
 
+@dataclass(frozen=True)
+class PluralMessage:
+    """A message with a singular and a plural msgid (``ngettext``), made by :func:`N_plural`."""
+
+    singular: str
+    plural: str
+
+
+#: UI strings keyed as a page and its browser code read them: a msgid (:func:`N_`) or a
+#: plural message (:func:`N_plural`). :func:`translate_table` puts one in a language.
+MessageTable = Mapping[str, "str | PluralMessage"]
+
+
+def N_plural(singular: str, plural: str) -> PluralMessage:
+    """Mark a plural message (``{n}`` in both forms) for ``make messages`` (extracted like
+    ``ngettext``); :func:`translate_table` gives its forms in a language."""
+    return PluralMessage(singular, plural)
+
+
 def N_(text: str) -> str:
     """Mark ``text`` as a msgid for ``make messages`` where it is defined (a table of another
     module); it is translated where it is shown, with :func:`gettext`."""
     return text
+
+
+def accepted_language(accept_language: str | None) -> str | None:
+    """The first of :data:`LANGUAGES` an ``Accept-Language`` header asks for, by its q-values
+    (``fr-CH, fr;q=0.9, en;q=0.8`` → ``fr``); ``None`` when it names none of them (or is
+    absent), so the caller can fall back to its own default."""
+    if not accept_language:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept_language.split(",")[:MAX_ACCEPTED_LANGUAGES]):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag.strip() and quality > 0:
+            ranked.append((-quality, position, tag.strip()))
+    for _quality, _position, tag in sorted(ranked):
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return None
+
+
+def choose_language(chosen: str | None, accept_language: str | None) -> str:
+    """The UI language of a page in the user's language: ``chosen`` (a language the user
+    picked, e.g. the studio's chooser) when it is one of :data:`LANGUAGES`, else the
+    ``Accept-Language`` header's best, else English."""
+    if chosen and chosen in LANGUAGES:
+        return chosen
+    return accepted_language(accept_language) or "en"
+
+
+def language_names() -> list[tuple[str, str]]:
+    """``(code, name)`` of every catalog's language, each name in its own language
+    (``fr`` → ``Français``), for a language chooser."""
+    names = []
+    for language in LANGUAGES:
+        name = Locale.parse(language).get_display_name(language) or language
+        names.append((language, name[:1].upper() + name[1:]))
+    return names
 
 
 def gettext(tag: str, text: str) -> str:
@@ -98,60 +165,67 @@ def _category_samples(language: str) -> dict[str, int]:
     return samples
 
 
-def _plural_forms(language: str, plural: Callable[[int], str]) -> dict[str, str]:
-    """``{category: form}`` of one plural message, each form the catalog's for that category."""
-    return {category: plural(n) for category, n in _category_samples(language).items()}
+#: The reader page's, embed's and update pages' strings, keyed as the templates and the
+#: browser read them.
+READER_MESSAGES: MessageTable = {
+    "live": N_("Live"),
+    "ended": N_("Ended"),
+    "ended_notice": N_("This live blog has ended."),
+    "pinned": N_("Pinned"),
+    "key_event": N_("Key event"),
+    "key_events": N_("Key events"),
+    "permalink": N_("Link to this update"),
+    "older": N_("Older updates"),
+    "newer": N_("Back to the latest updates"),
+    "newer_page": N_("Newer updates"),
+    "in_timeline": N_("See this update in the live timeline"),
+    "update_deleted": N_("This update was deleted."),
+    "to_feed": N_("Go to the live blog"),
+    "update_of": N_("Update from"),
+    "no_such_update": N_("No update {id} in “{feed}”."),
+    "no_such_page": N_("No such page of “{feed}”."),
+    "loading": N_("Loading…"),
+    "load_failed": N_("Could not load older updates. Try again."),
+    "new_updates": N_plural("{n} new update", "{n} new updates"),
+    # What the screen reader is told: the same words as the button.
+    "announce_new": N_plural("{n} new update", "{n} new updates"),
+    "entries_count": N_plural("{n} update", "{n} updates"),
+    "readers_count": N_plural("{n} reader", "{n} readers"),
+    "status_live": N_("Live"),
+    "status_connecting": N_("Connecting…"),
+    "status_offline": N_("Offline — will catch up when back online"),
+    "status_reconnecting": N_("Reconnecting…"),
+    "no_entries": N_("No updates yet."),
+    "feeds": N_("Live blogs"),
+    "no_feeds": N_("No live blogs yet."),
+    "not_found": N_("Not found"),
+    "all_feeds": N_("All live blogs"),
+    "atom": N_("Atom feed"),
+    "timeline": N_("Updates"),
+}
 
 
-def _messages(language: str) -> dict[str, Any]:
+def translate_table(table: MessageTable, tag: str) -> dict[str, Any]:
+    """``table`` in the language of the locale ``tag`` (else English): each message translated
+    by its catalog, a plural one as ``{category: form}`` for every CLDR plural category of the
+    language (each form the catalog's ``ngettext`` at a number of that category)."""
+    language = language_of(tag)
     t = translations(language)
-    _ = t.gettext
-
-    def plural(singular_plural: Callable[[int], str]) -> dict[str, str]:
-        return _plural_forms(language, singular_plural)
-
-    new_updates = plural(lambda n: t.ngettext("{n} new update", "{n} new updates", n))
-    return {
-        "live": _("Live"),
-        "ended": _("Ended"),
-        "ended_notice": _("This live blog has ended."),
-        "pinned": _("Pinned"),
-        "key_event": _("Key event"),
-        "key_events": _("Key events"),
-        "permalink": _("Link to this update"),
-        "older": _("Older updates"),
-        "newer": _("Back to the latest updates"),
-        "newer_page": _("Newer updates"),
-        "in_timeline": _("See this update in the live timeline"),
-        "update_deleted": _("This update was deleted."),
-        "to_feed": _("Go to the live blog"),
-        "update_of": _("Update from"),
-        "no_such_update": _("No update {id} in “{feed}”."),
-        "no_such_page": _("No such page of “{feed}”."),
-        "loading": _("Loading…"),
-        "load_failed": _("Could not load older updates. Try again."),
-        "new_updates": new_updates,
-        # What the screen reader is told: the same words as the button.
-        "announce_new": new_updates,
-        "entries_count": plural(lambda n: t.ngettext("{n} update", "{n} updates", n)),
-        "readers_count": plural(lambda n: t.ngettext("{n} reader", "{n} readers", n)),
-        "status_live": _("Live"),
-        "status_connecting": _("Connecting…"),
-        "status_offline": _("Offline — will catch up when back online"),
-        "status_reconnecting": _("Reconnecting…"),
-        "no_entries": _("No updates yet."),
-        "feeds": _("Live blogs"),
-        "no_feeds": _("No live blogs yet."),
-        "not_found": _("Not found"),
-        "all_feeds": _("All live blogs"),
-        "atom": _("Atom feed"),
-        "timeline": _("Updates"),
-    }
+    out: dict[str, Any] = {}
+    for key, message in table.items():
+        if isinstance(message, PluralMessage):
+            out[key] = {
+                category: t.ngettext(message.singular, message.plural, n)
+                for category, n in _category_samples(language).items()
+            }
+        else:
+            out[key] = t.gettext(message)
+    return out
 
 
 @cache
 def _strings_of(language: str) -> dict[str, Any]:
-    return _messages(language)
+    return translate_table(READER_MESSAGES, language)
 
 
 def ui_strings(tag: str) -> dict[str, Any]:

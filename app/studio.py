@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app import i18n
 from app.deps import PrincipalDep, SettingsDep, StoreDep
 from app.media.storage import media_csp
 from app.openapi import errors
 from app.render import entry_html, render_markdown_off_loop
 from app.schemas import CleanText, MediaItem, MediaList, Slug
+from app.studio_strings import studio_config, studio_strings
 from app.templating import CSP, templates
+from app.timeline import script_json
 
 router = APIRouter()
 
@@ -70,10 +73,36 @@ async def preview(
     return PreviewResponse(html=entry_html(await render_markdown_off_loop(data.body), media))
 
 
+#: The cookie that keeps the language picked in the studio's chooser (``?lang=``).
+LANGUAGE_COOKIE = "livefeed_lang"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+
+
 @router.api_route("/studio", methods=["GET", "HEAD"], include_in_schema=False)
-async def studio_page(settings: SettingsDep) -> Response:
-    html = templates().get_template("studio.html").render(public_url=settings.public_url)
-    return HTMLResponse(
+async def studio_page(
+    request: Request,
+    settings: SettingsDep,
+    lang: Annotated[str | None, Query(max_length=35)] = None,
+) -> Response:
+    """The console in the user's language: ``?lang=`` (the chooser; remembered in a cookie),
+    else the language cookie, else ``Accept-Language``, else English."""
+    picked = lang if lang in i18n.LANGUAGES else None
+    language = i18n.choose_language(
+        picked or request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language")
+    )
+    html = (
+        templates()
+        .get_template("studio.html")
+        .render(
+            public_url=settings.public_url,
+            lang=language,
+            dir=i18n.text_direction(language),
+            s=studio_strings(language),
+            studio_config=script_json(studio_config(language)),
+            languages=i18n.language_names(),
+        )
+    )
+    response = HTMLResponse(
         html,
         headers={
             "Content-Security-Policy": media_csp(STUDIO_CSP, settings),
@@ -81,5 +110,17 @@ async def studio_page(settings: SettingsDep) -> Response:
             "Referrer-Policy": "no-referrer",
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
+            "Vary": "Accept-Language, Cookie",
         },
     )
+    if picked:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            picked,
+            max_age=LANGUAGE_COOKIE_AGE,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=settings.public_url.startswith("https://"),
+        )
+    return response

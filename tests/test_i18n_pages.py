@@ -15,13 +15,17 @@ import pytest
 from babel.messages.pofile import read_po
 from playwright.async_api import Page, expect
 
-from app import i18n
+from app import i18n, studio_strings
 from app.live import close_codes
 from tests.conftest import ADMIN
 from tests.reader_support import ReaderSite
 
 #: msgstr identical to the msgid by the translator's choice (a loanword), per language.
-SAME_AS_ENGLISH = {"de": {"Live"}}
+SAME_AS_ENGLISH = {
+    "de": {"Live", "Studio", "Studio — livefeed"},
+    "fr": {"Studio", "Studio — livefeed"},
+    "it": {"Studio", "Studio — livefeed"},
+}
 POT = i18n.LOCALE_DIR / "messages.pot"
 TAGS = {
     "en": "en-GB",
@@ -42,13 +46,14 @@ def catalog(path: Path, language: str | None = None) -> Any:
         return read_po(source, locale=language)
 
 
-def english_phrases() -> list[str]:
-    """Every English UI string as it could appear on a page (plural forms with no count)."""
+def english_phrases(strings: dict[str, Any] | None = None) -> list[str]:
+    """Every English UI string (of the reader pages, or of ``strings``) as it could appear on
+    a page: plural forms with no count, ``{name}`` fields left out."""
     phrases = []
-    for value in i18n.ui_strings("en").values():
+    for value in (strings or i18n.ui_strings("en")).values():
         forms = value.values() if isinstance(value, dict) else [value]
         for form in forms:
-            phrases.extend(part.strip() for part in form.split("{n}") if part.strip())
+            phrases.extend(p.strip() for p in re.split(r"\{\w+\}", form) if p.strip())
     return sorted(set(phrases), key=len, reverse=True)
 
 
@@ -167,6 +172,94 @@ async def test_every_language_renders_without_an_english_ui_string(
         await client.delete(f"/api/feeds/{slug}/entries/{gone_id}", headers=ADMIN)
         gone = await client.get(f"/feeds/{slug}/entries/{gone_id}")
         assert gone.status_code == 410 and words["update_deleted"] in gone.text
+
+
+# -- the studio ---------------------------------------------------------------------------
+
+
+def studio_words(html: str) -> Any:
+    found = re.search(r'id="sd-strings">(.*?)</script>', html)
+    assert found, "the studio page hands its strings to the browser"
+    return json.loads(found.group(1))
+
+
+async def test_studio_renders_every_language_without_an_english_ui_string(
+    client: httpx.AsyncClient,
+) -> None:
+    english = english_phrases(studio_strings.studio_strings("en"))
+    assert len(english) >= 10
+    for language, tag in TAGS.items():
+        r = await client.get("/studio", headers={"Accept-Language": f"{tag}, en;q=0.5"})
+        assert r.status_code == 200
+        html = r.text
+        direction = "rtl" if language == "ar" else "ltr"
+        assert f'<html lang="{language}" dir="{direction}">' in html, language
+        assert r.headers["vary"] == "Accept-Language, Cookie"
+        words = studio_words(html)
+        assert words == {"locale": language, "strings": studio_strings.studio_strings(language)}
+        assert f'<option value="{language}" lang="{language}" selected>' in html
+        if language == "en":
+            continue
+        allowed = SAME_AS_ENGLISH.get(language, set())
+        visible = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+        # The chooser names each language in its own language ("English" included).
+        visible = re.sub(r"<select id=\"sd-lang\".*?</select>", " ", visible, flags=re.S)
+        for phrase in english:
+            if phrase in allowed:
+                continue
+            found = re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", visible)
+            assert not found, f"{language} studio: English {phrase!r} on the page"
+        # …and its browser code gets every string in the language too.
+        for key, value in words["strings"].items():
+            forms = value.values() if isinstance(value, dict) else [value]
+            english_value = studio_strings.studio_strings("en")[key]
+            english_forms = (
+                english_value.values() if isinstance(english_value, dict) else [english_value]
+            )
+            assert not set(forms) & (set(english_forms) - allowed), (language, key)
+
+
+async def test_studio_language_is_chosen_then_accept_language_then_english(
+    client: httpx.AsyncClient,
+) -> None:
+    async def language_of(path: str, **headers: str) -> str:
+        r = await client.get(path, headers=headers)
+        assert r.status_code == 200
+        return str(studio_words(r.text)["locale"])
+
+    assert await language_of("/studio") == "en"
+    assert await language_of("/studio", **{"Accept-Language": "xx, ja;q=0.3, de;q=0.8"}) == "de"
+    assert await language_of("/studio", **{"Accept-Language": "zz-ZZ"}) == "en"
+    # The chooser (?lang=) wins and is remembered in a cookie for the next visits.
+    r = await client.get("/studio?lang=uk", headers={"Accept-Language": "de"})
+    assert studio_words(r.text)["locale"] == "uk"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("livefeed_lang=uk;") and "HttpOnly" in cookie and "Path=/" in cookie
+    assert await language_of("/studio", **{"Accept-Language": "de"}) == "uk"
+    # An unknown choice is ignored (not an error, not remembered).
+    r = await client.get("/studio?lang=xx", headers={"Accept-Language": "es"})
+    assert studio_words(r.text)["locale"] == "uk" and "set-cookie" not in r.headers
+    client.cookies.clear()
+    assert await language_of("/studio?lang=xx", **{"Accept-Language": "es"}) == "es"
+
+
+def test_every_studio_string_the_browser_code_uses_exists() -> None:
+    """``t("key")``/``tn("key", n)`` in the studio's JavaScript name a key of the table (a
+    plural one for ``tn``), and the studio has no other word in JavaScript."""
+    table = studio_strings.STUDIO_MESSAGES
+    sources = sorted((i18n.LOCALE_DIR.parent.parent / "web" / "static").glob("studio*/**/*.js"))
+    sources += [i18n.LOCALE_DIR.parent.parent / "web" / "static" / "studio.js"]
+    used: dict[str, set[str]] = {"t": set(), "tn": set()}
+    for source in sources:
+        for call, key in re.findall(r"\b(tn?)\(\s*\"(\w+)\"", source.read_text()):
+            used[call].add(key)
+    assert used["t"] and used["tn"], "the studio reads its words from the page"
+    assert used["t"] <= set(table), sorted(used["t"] - set(table))
+    assert used["tn"] <= set(table), sorted(used["tn"] - set(table))
+    for key in used["tn"]:
+        assert isinstance(table[key], i18n.PluralMessage), key
+    for key in used["t"]:
+        assert isinstance(table[key], str), key
 
 
 # -- Arabic in Chromium ------------------------------------------------------------------------

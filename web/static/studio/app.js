@@ -11,6 +11,7 @@ import { Composer } from "./composer.js";
 import { Messages, byId, button, confirmDialog, copyField, input, textarea } from "./dom.js";
 import { EntryList } from "./entries.js";
 import { FeedPanel, feedLabel } from "./feed-panel.js";
+import { t, tn } from "./i18n.js";
 import { TokenList } from "./tokens.js";
 import { AUTHOR_KEY, FEED_KEY, TOKEN_KEY, load, save } from "./storage.js";
 
@@ -38,7 +39,7 @@ export class Studio {
     this.closeTable = pageCloseTable(document);
 
     this.api.onUnauthorized = () =>
-      this.signOut("Your token has expired or was revoked. Sign in again — your draft is kept.");
+      this.signOut(t("token_expired"));
     this.entries.onFeed = (feed) => this.applyFeed(feed);
     this.entries.onFirstPage = () => this.followLive();
   }
@@ -64,7 +65,7 @@ export class Studio {
         return;
       }
       byId("sd-signin-error").textContent =
-        status === 401 ? "That token is not valid, or it was revoked." : this.api.explain(err);
+        status === 401 ? t("token_invalid") : this.api.explain(err);
       byId("sd-token").focus();
       return;
     }
@@ -193,7 +194,7 @@ export class Studio {
       sse: `/sse/feeds/${slug}`,
       changes: `/api/feeds/${slug}/changes`,
       rev: () => this.entries.rev,
-      onEvent: (ev) => this.entries.handle(ev),
+      onEvent: (ev) => (ev.type === "readers" ? this.showReaders(ev.count) : this.entries.handle(ev)),
       onState: (state, message) => this.showConn(state, message),
       closeTable: this.closeTable,
     });
@@ -204,6 +205,20 @@ export class Studio {
     if (this.live) this.live.stop();
     this.live = null;
     this.showConn("idle");
+    this.showReaders(undefined);
+  }
+
+  /**
+   * The open feed's live reader count (every process; a `readers` event), in the studio's
+   * language and number format; hidden while no count is known.
+   * @param {number | undefined} n
+   */
+  showReaders(n) {
+    const el = byId("sd-readers");
+    const known = typeof n === "number" && Number.isFinite(n);
+    el.hidden = !known;
+    el.textContent = known ? tn("readers_count", n) : "";
+    el.setAttribute("data-count", known ? String(n) : "");
   }
 
   /** @param {import("../lib/live-client.js").LiveState | "idle"} state @param {string} [message] */
@@ -219,11 +234,19 @@ export class Studio {
   // ---- wiring -------------------------------------------------------------------------------
 
   boot() {
+    // The language chooser reloads the page in the language picked (no button needed).
+    byId("sd-lang-apply").hidden = true;
+    byId("sd-lang").addEventListener("change", () => {
+      /** @type {HTMLFormElement} */ (byId("sd-lang-form")).requestSubmit();
+    });
+    if (new URLSearchParams(window.location.search).has("lang")) {
+      window.history.replaceState(null, "", window.location.pathname);
+    }
     byId("sd-signin-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const token = input("sd-token").value.trim();
       if (!token) {
-        byId("sd-signin-error").textContent = "Paste the token you were given.";
+        byId("sd-signin-error").textContent = t("token_missing");
         byId("sd-token").focus();
         return;
       }
@@ -233,7 +256,7 @@ export class Studio {
       await this.signIn(token);
       submit.disabled = false;
     });
-    byId("sd-signout").addEventListener("click", () => this.signOut("Signed out."));
+    byId("sd-signout").addEventListener("click", () => this.signOut(t("signed_out")));
     byId("sd-banner-close").addEventListener("click", () => this.messages.banner(""));
     byId("sd-feed").addEventListener("change", async () => {
       const slug = /** @type {HTMLSelectElement} */ (byId("sd-feed")).value;
