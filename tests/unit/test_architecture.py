@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.media.html",
             "app.media.processing",
             "app.i18n",
+            "app.studio_strings",
             "app.timeline",
             "app.tokens",
             "app.live.close_codes",
