@@ -51,14 +51,19 @@ async def get_principal(
     """401 without a valid bearer token."""
     if credentials is None or not credentials.credentials:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    token = credentials.credentials
-    admin = state.settings.admin_token
-    if admin and same_token(token, admin):
-        return Principal(is_admin=True, feed=None, name="admin")
-    principal = await state.store.authenticate(token)
+    principal = await bearer_principal(state, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal
+
+
+async def bearer_principal(state: AppState, token: str) -> Principal | None:
+    """Who ``token`` is (the admin token, or a usable stored token), or None. Read from the
+    database every time, so a revocation holds at once in every process."""
+    admin = state.settings.admin_token
+    if admin and same_token(token, admin):
+        return Principal(is_admin=True, feed=None, name="admin")
+    return await state.store.authenticate(token)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -29,7 +29,7 @@ from app.catchup import ReadBudget
 from app.config import Settings, load_settings
 from app.forwarded import ForwardedHeaders
 from app.hub import Hub
-from app.live import sse, ws
+from app.live import sse, team, ws
 from app.logging import RequestContextMiddleware
 from app.logging import configure as configure_logging
 from app.media.library import MediaLibrary
@@ -41,6 +41,7 @@ from app.presence import ReaderPresence, count_store
 from app.state import AppState
 from app.store import Store
 from app.store.engine import make_engine
+from app.team import TeamChannel, field_store
 from app.watched import WatchedFeeds
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             read_budget=ReadBudget(settings.catchup_read_slots, settings.catchup_read_wait_seconds),
         )
         draining = asyncio.Event()
+        # Before hub.start(): the broker hands notices to the channel from its first connect.
+        team_channel = TeamChannel(
+            hub.broker, field_store(settings.redis_url), settings.readers_interval_seconds
+        )
         library = MediaLibrary(settings, store, make_storage(settings))
         state = AppState(
             settings=settings,
@@ -76,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub=hub,
             media=library,
             watched=WatchedFeeds(store, hub, draining),
+            team=team_channel,
             draining=draining,
         )
         app.state.livefeed = state
@@ -85,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub, count_store(settings.redis_url), settings.readers_interval_seconds
         )
         presence.start()
+        team_channel.start()
         lifecycle.register(state)
         try:
             # Lifespan state: uvicorn hands it to the native WebSocket protocol too.
@@ -94,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.bind(None)
             lifecycle.drain(state)
             await presence.stop()
+            await team_channel.stop()
             await hub.stop()
             await store.close()
 
@@ -138,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media.router)
     app.include_router(ws.router)
     app.include_router(sse.router)
+    app.include_router(team.router)
     app.include_router(pages.router)
     app.include_router(embeds.router)
     app.include_router(studio.router)

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -76,57 +77,92 @@ class LocalCounts:
         return None
 
 
-class RedisCounts:
-    """Counts of every process sharing a Redis, each field expiring on its own."""
+class ProcessFields:
+    """Redis hashes holding one field per process, each value expiring on its own.
+
+    Per key, each process writes its own field (``"VALUE EXPIRES_MS"``); readers get only
+    the fields not yet expired and remove the expired ones, so a process that dies without
+    a word drops out ``ttl`` after its last write. The whole key expires too. Shared by the
+    reader counts here and the studio's team presence (:mod:`app.team`).
+    """
 
     def __init__(self, url: str, process_id: str | None = None) -> None:
         self.process_id = process_id or uuid.uuid4().hex
         self._client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
-    async def report(self, counts: dict[str, int], ttl_seconds: float) -> None:
+    async def put(self, values: Mapping[str, str | None], ttl_seconds: float) -> None:
+        """This process's value per key (None: remove its field)."""
         expires_ms = int((time.time() + ttl_seconds) * 1000)
         async with self._client.pipeline(transaction=False) as pipe:
-            for feed, count in counts.items():
-                key = counts_key(feed)
-                if count:
-                    pipe.hset(key, self.process_id, f"{count} {expires_ms}")
+            for key, value in values.items():
+                if value is not None:
+                    pipe.hset(key, self.process_id, f"{value} {expires_ms}")
                     pipe.pexpire(key, int(ttl_seconds * 1000))
                 else:
                     pipe.hdel(key, self.process_id)
             await pipe.execute()
 
-    async def totals(self, feeds: list[str]) -> dict[str, int]:
+    async def live(self, keys: Sequence[str]) -> list[list[str]]:
+        """Per key (same order), the unexpired values of every process."""
         async with self._client.pipeline(transaction=False) as pipe:
-            for feed in feeds:
-                pipe.hgetall(counts_key(feed))
+            for key in keys:
+                pipe.hgetall(key)
             answers = await pipe.execute()
         now_ms = time.time() * 1000
-        totals: dict[str, int] = {}
+        values: list[list[str]] = []
         expired: list[tuple[str, bytes]] = []
-        for feed, fields in zip(feeds, answers, strict=True):
-            total = 0
-            for process, value in fields.items():
-                count, _, expires = value.partition(b" ")
+        for key, fields in zip(keys, answers, strict=True):
+            found: list[str] = []
+            for process, stored in fields.items():
+                value, _, expires = stored.rpartition(b" ")
                 if int(expires) < now_ms:
-                    expired.append((feed, process))  # a process that died without saying so
+                    expired.append((key, process))  # a process that died without saying so
                 else:
-                    total += int(count)
-            totals[feed] = total
+                    found.append(value.decode())
+            values.append(found)
         if expired:
             async with self._client.pipeline(transaction=False) as pipe:
-                for feed, process in expired:
-                    pipe.hdel(counts_key(feed), process)
+                for key, process in expired:
+                    pipe.hdel(key, process)
                 await pipe.execute()
-        return totals
+        return values
 
-    async def forget(self, feeds: list[str]) -> None:
+    async def forget(self, keys: Sequence[str]) -> None:
+        """Remove this process's fields (clean shutdown)."""
         async with self._client.pipeline(transaction=False) as pipe:
-            for feed in feeds:
-                pipe.hdel(counts_key(feed), self.process_id)
+            for key in keys:
+                pipe.hdel(key, self.process_id)
             await pipe.execute()
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+class RedisCounts:
+    """Counts of every process sharing a Redis, each field expiring on its own."""
+
+    def __init__(self, url: str, process_id: str | None = None) -> None:
+        self._fields = ProcessFields(url, process_id)
+        self.process_id = self._fields.process_id
+
+    async def report(self, counts: dict[str, int], ttl_seconds: float) -> None:
+        await self._fields.put(
+            {counts_key(feed): str(count) if count else None for feed, count in counts.items()},
+            ttl_seconds,
+        )
+
+    async def totals(self, feeds: list[str]) -> dict[str, int]:
+        found = await self._fields.live([counts_key(feed) for feed in feeds])
+        return {
+            feed: sum(int(count) for count in counts)
+            for feed, counts in zip(feeds, found, strict=True)
+        }
+
+    async def forget(self, feeds: list[str]) -> None:
+        await self._fields.forget([counts_key(feed) for feed in feeds])
+
+    async def close(self) -> None:
+        await self._fields.close()
 
 
 def count_store(redis_url: str | None) -> CountStore:

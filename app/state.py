@@ -13,6 +13,7 @@ from app.store import Store
 
 if TYPE_CHECKING:
     from app.media.library import MediaLibrary
+    from app.team import TeamChannel
     from app.watched import WatchedFeeds
 
 
@@ -25,6 +26,8 @@ class AppState:
     media: MediaLibrary
     #: Feeds whose record and rev this process keeps current through the hub.
     watched: WatchedFeeds
+    #: The studio's private team channel per feed (app/team.py).
+    team: TeamChannel
     #: Set when the process starts draining (SIGTERM): /readyz fails, live streams close.
     draining: asyncio.Event
     #: Open live connections per client IP, for the per-IP cap (app.live.access).

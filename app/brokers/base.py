@@ -16,6 +16,8 @@ from app.events import Change
 
 MessageHandler = Callable[[Change], None]
 StateHandler = Callable[[bool], None]  # called with True on (re)connect, False on loss
+#: Receives a notice's bytes (see :meth:`Broker.publish_notice`).
+NoticeHandler = Callable[[bytes], None]
 
 
 class BrokerUnavailable(Exception):
@@ -44,3 +46,13 @@ class Broker(Protocol):
 
     async def ping(self) -> None:
         """Raise if the broker is not reachable now (used by /readyz)."""
+
+    def on_notice(self, handler: NoticeHandler) -> None:
+        """Hand every notice published by any process (this one included, when it goes
+        through a shared broker) to ``handler``; set before :meth:`start`."""
+
+    async def publish_notice(self, payload: bytes) -> None:
+        """Send ``payload`` to every process's notice handler: the channel for what is not
+        a feed change (the studio's team channel, :mod:`app.team`). Fire-and-forget, like
+        everything here; never on a feed's channel. The in-process broker sends nothing
+        (its one process handles its own notices). May raise BrokerUnavailable."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.brokers.base import MessageHandler, StateHandler
+from app.brokers.base import MessageHandler, NoticeHandler, StateHandler
 from app.events import Change
 
 
@@ -33,4 +33,10 @@ class MemoryBroker:
         return None
 
     async def ping(self) -> None:
+        return None
+
+    def on_notice(self, handler: NoticeHandler) -> None:
+        return None
+
+    async def publish_notice(self, payload: bytes) -> None:
         return None

@@ -1,10 +1,12 @@
 """Redis pub/sub broker: wakes every process that has readers of a feed.
 
 One channel per feed (``livefeed:feed:SLUG``); a process subscribes only while it has
-readers of that feed. The message layout (rev, publish time, event bytes) belongs to
-:mod:`app.events` (``broker_message`` / ``parse_broker_message``). The reader loop
-reconnects with capped exponential backoff and reports each loss and recovery through
-``on_state`` so the hub can catch up from the store.
+readers of that feed. Notices (:meth:`RedisBroker.publish_notice`: what is not a feed
+change) share one channel, ``livefeed:notices``, that every process subscribes to. The
+message layout (rev, publish time, event bytes) belongs to :mod:`app.events`
+(``broker_message`` / ``parse_broker_message``). The reader loop reconnects with capped
+exponential backoff and reports each loss and recovery through ``on_state`` so the hub can
+catch up from the store.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from app.brokers.base import BrokerUnavailable, MessageHandler, StateHandler
+from app.brokers.base import BrokerUnavailable, MessageHandler, NoticeHandler, StateHandler
 from app.events import Change, MalformedMessage, broker_message, parse_broker_message
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "livefeed:feed:"
+NOTICE_CHANNEL = "livefeed:notices"
 BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 
@@ -48,6 +51,7 @@ class RedisBroker:
         self._task: asyncio.Task[None] | None = None
         self._on_message: MessageHandler | None = None
         self._on_state: StateHandler | None = None
+        self._on_notice: NoticeHandler | None = None
         self._resubscribe = asyncio.Event()
 
     async def start(self, on_message: MessageHandler, on_state: StateHandler) -> None:
@@ -76,6 +80,15 @@ class RedisBroker:
                     raise BrokerUnavailable(str(exc)) from exc
             except (RedisError, OSError) as exc:
                 raise BrokerUnavailable(str(exc)) from exc
+
+    def on_notice(self, handler: NoticeHandler) -> None:
+        self._on_notice = handler
+
+    async def publish_notice(self, payload: bytes) -> None:
+        try:
+            await self._client.publish(NOTICE_CHANNEL, payload)
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(str(exc)) from exc
 
     async def subscribe(self, feed: str) -> None:
         if feed in self._feeds:
@@ -121,7 +134,9 @@ class RedisBroker:
             try:
                 # A sentinel channel keeps the connection subscribed even with no feeds.
                 wanted = set(self._feeds)
-                await pubsub.subscribe("livefeed:control", *(channel_for(f) for f in wanted))
+                await pubsub.subscribe(
+                    "livefeed:control", NOTICE_CHANNEL, *(channel_for(f) for f in wanted)
+                )
                 self._pubsub = pubsub
                 # Feeds added while that subscribe was in flight were skipped by _apply
                 # (no live pubsub yet): take them now, or they would wait for a reconnect.
@@ -153,6 +168,10 @@ class RedisBroker:
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"].decode()
+            if channel == NOTICE_CHANNEL:
+                if self._on_notice is not None:
+                    self._on_notice(message["data"])
+                continue
             if not channel.startswith(CHANNEL_PREFIX):
                 continue
             try:

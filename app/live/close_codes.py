@@ -133,6 +133,15 @@ ORIGIN_REFUSED = CloseCode(
     message=N_("This feed cannot be shown live on this site."),
     http_status=403,
 )
+TEAM_SIGNED_OUT = CloseCode(
+    4401,
+    "signed_out",
+    "signed out",
+    "stop",
+    "team channel only (`/api/feeds/{slug}/team/live`): its session ended (sign-out, sign-out "
+    "everywhere, password reset), or the account was disabled or lost the feed's `team.view`",
+    message=N_("You have been signed out. Sign in again to continue."),
+)
 
 #: Every code, in the order the README lists them.
 CLOSE_CODES: tuple[CloseCode, ...] = (
@@ -146,6 +155,7 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
     INTERNAL_ERROR,
     UNKNOWN_FEED,
     ORIGIN_REFUSED,
+    TEAM_SIGNED_OUT,
 )
 BY_CODE: dict[int, CloseCode] = {entry.code: entry for entry in CLOSE_CODES}
 

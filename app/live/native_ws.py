@@ -140,6 +140,12 @@ class FeedSocketProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._handed_to is not None:
+            # uvloop keeps handing reads to this protocol after set_protocol() too (as it
+            # does connection_lost): a WebSocket of another path that stays open (the
+            # studio's team channel) would never hear its client otherwise.
+            self._handed_to.data_received(data)
+            return
         self._idle_sweeps = 0
         if self.transport is None or self.transport.is_closing():
             return  # the connection is over; whatever follows is discarded

@@ -43,7 +43,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("storage", ("app.store", "app.brokers", "app.media", "app.importer")),
-    ("process", ("app.hub", "app.catchup", "app.watched", "app.presence", "app.state")),
+    (
+        "process",
+        ("app.hub", "app.catchup", "app.watched", "app.presence", "app.team", "app.state"),
+    ),
     (
         "http",
         (

@@ -1,0 +1,185 @@
+"""The studio's private team channel (``/api/feeds/{slug}/team/live``) against real
+``livefeed serve`` processes: one process on SQLite with the in-process broker, and two on
+PostgreSQL + Redis with the members split between them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.live_support import Cluster, Factory, start_cluster
+from tests.support.services import wait_until_async
+from tests.support.watch import ABRUPT
+from tests.team_support import TeamClient, reporter_token, team_path
+
+INTERVAL = 0.5  # LIVEFEED_READERS_INTERVAL_SECONDS: team presence is refreshed at this pace
+ENV = {"LIVEFEED_READERS_INTERVAL_SECONDS": str(INTERVAL), "LIVEFEED_RESYNC_SECONDS": "1"}
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cluster(request: pytest.FixtureRequest, livefeed_factory: Factory, tmp_path: Path) -> Any:
+    if request.param == "memory":
+        made = start_cluster("memory", livefeed_factory, tmp_path=tmp_path, env=ENV)
+    else:
+        made = start_cluster(
+            "redis",
+            livefeed_factory,
+            tmp_path=tmp_path,
+            postgres=request.getfixturevalue("postgres_server"),
+            redis_url=request.getfixturevalue("redis_url"),
+            env=ENV,
+        )
+    yield made
+    await made.aclose()
+
+
+async def two_members(cluster: Cluster, slug: str) -> tuple[TeamClient, TeamClient]:
+    """Ana on the first process, Ben on the last (the other one, with Redis)."""
+    first, last = cluster.servers[0], cluster.servers[-1]
+    ana = await reporter_token(cluster.http, first.base_url, slug, "Ana")
+    ben = await reporter_token(cluster.http, first.base_url, slug, "Ben")
+    return (
+        await TeamClient(first.ws_url, slug, ana, "ana").start(),
+        await TeamClient(last.ws_url, slug, ben, "ben").start(),
+    )
+
+
+async def test_refused_before_the_upgrade(cluster: Cluster) -> None:
+    await cluster.create_feed("door")
+    await cluster.create_feed("other")
+    server = cluster.servers[0]
+    other = await reporter_token(cluster.http, server.base_url, "other", "Olga")
+
+    async def status(slug: str, headers: dict[str, str]) -> int:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(server.ws_url + team_path(slug), additional_headers=headers):
+                pass
+        return refused.value.response.status_code
+
+    assert await status("door", {}) == 401
+    assert await status("door", {"Authorization": "Bearer lf_not-a-token"}) == 401
+    assert await status("door", {"Authorization": f"Bearer {other}"}) == 403
+    assert await status("nope", {"Authorization": "Bearer test-admin-token"}) == 404
+    # The bearer token offered as a subprotocol (how a browser sends it) is accepted, and
+    # the studio's protocol is the one chosen.
+    async with connect(
+        server.ws_url + team_path("other"),
+        subprotocols=["livefeed-team", f"livefeed-bearer.{other}"],  # type: ignore[list-item]
+    ) as ws:
+        assert ws.subprotocol == "livefeed-team"
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello" and hello["you"]["name"] == "Olga"
+
+
+async def test_presence_and_editing_reach_the_other_member_live(cluster: Cluster) -> None:
+    slug = "room"
+    await cluster.create_feed(slug)
+    ana, ben = await two_members(cluster, slug)
+    for member in (ana, ben):
+        await wait_until_async(lambda m=member: m.names() == ["Ana", "Ben"], 20)  # type: ignore[misc]
+
+    await ana.send({"type": "editing", "entry": 7})
+    await wait_until_async(lambda: ben.editing().get("Ana") == [7], 20)
+    await ana.send({"type": "editing", "entry": None})
+    await wait_until_async(lambda: ben.editing().get("Ana") == [], 20)
+
+    await ben.stop()
+    await wait_until_async(lambda: ana.names() == ["Ana"], 20)
+
+
+async def test_a_reader_of_the_feed_never_gets_a_team_frame(cluster: Cluster) -> None:
+    slug = "private"
+    await cluster.create_feed(slug)
+    reader_frames: list[dict[str, Any]] = []
+
+    async def read(url: str) -> None:
+        async with connect(url) as ws:
+            async for message in ws:
+                reader_frames.append(json.loads(message))
+
+    readers = [
+        asyncio.create_task(read(f"{server.ws_url}/ws/feeds/{slug}?since=0"))
+        for server in cluster.servers
+    ]
+    try:
+        await wait_until_async(lambda: len(reader_frames) >= len(readers), 20)  # their hellos
+        ana, ben = await two_members(cluster, slug)
+        await ana.send({"type": "editing", "entry": 3})
+        await wait_until_async(lambda: ben.editing().get("Ana") == [3], 20)
+        await cluster.post(0, slug, body="Public.")  # readers are live and get this one
+        await wait_until_async(
+            lambda: sum(f["type"] == "entry" for f in reader_frames) == len(readers), 20
+        )
+        team_types = {"presence", "error"}
+        assert not [f for f in reader_frames if f["type"] in team_types], reader_frames
+        assert not [f for f in reader_frames if "members" in f or "you" in f], reader_frames
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+@pytest.mark.close_codes(4401)
+async def test_a_revoked_token_is_dropped_from_the_channel(cluster: Cluster) -> None:
+    slug = "revoke"
+    await cluster.create_feed(slug)
+    ana, ben = await two_members(cluster, slug)
+    tokens = await cluster.http.get(
+        cluster.url(0, f"/api/tokens?feed={slug}"),
+        headers={"Authorization": "Bearer test-admin-token"},
+    )
+    (ben_id,) = [t["id"] for t in tokens.json() if t["name"] == "Ben"]
+    response = await cluster.http.delete(
+        cluster.url(0, f"/api/tokens/{ben_id}"),
+        headers={"Authorization": "Bearer test-admin-token"},
+    )
+    assert response.status_code == 204
+    await asyncio.wait_for(ben.closed.wait(), 20)
+    assert ben.close_code == 4401
+    await wait_until_async(lambda: ana.names() == ["Ana"], 20)
+    assert ana.close_code is None
+
+
+@pytest.mark.close_codes(1008)
+async def test_a_flooding_member_is_closed_with_1008(cluster: Cluster) -> None:
+    slug = "flood"
+    await cluster.create_feed(slug)
+    ana, _ben = await two_members(cluster, slug)
+    await ana.send({"type": "hello?"})
+    await wait_until_async(lambda: ana.of("error"), 10)
+    for _ in range(130):  # over LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE (120)
+        if ana.closed.is_set():
+            break
+        await ana.send({"type": "ping"})
+    await asyncio.wait_for(ana.closed.wait(), 20)
+    assert ana.close_code == 1008
+
+
+@pytest.mark.close_codes(ABRUPT)
+async def test_presence_of_a_killed_process_expires(
+    livefeed_factory: Factory, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    made = start_cluster(
+        "redis",
+        livefeed_factory,
+        tmp_path=tmp_path,
+        postgres=request.getfixturevalue("postgres_server"),
+        redis_url=request.getfixturevalue("redis_url"),
+        env=ENV,
+    )
+    try:
+        slug = "expiry"
+        await made.create_feed(slug)
+        ana, ben = await two_members(made, slug)
+        await wait_until_async(lambda: ana.names() == ["Ana", "Ben"], 20)
+        made.servers[1].kill()  # Ben's process dies without a word: no leave, no notice
+        await asyncio.wait_for(ben.closed.wait(), 20)
+        await wait_until_async(lambda: ana.names() == ["Ana"], 20)
+    finally:
+        await made.aclose()
