@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 from fastapi import APIRouter, WebSocket
@@ -39,7 +38,9 @@ from app.events import UNSEQUENCED
 from app.hub import Event
 from app.live import access
 from app.live.close_codes import POLICY, SERVICE_RESTART, SLOW_READER, TEAM_SIGNED_OUT
+from app.live.flood import MessageRate
 from app.live.session import EventQueue
+from app.live.uvicorn_bridge import count_pings_with
 from app.state import AppState
 from app.store import Principal
 from app.team import Member, error_frame, hello_frame
@@ -197,18 +198,21 @@ async def _write(websocket: WebSocket, connection: TeamConnection) -> None:
 async def _read(
     websocket: WebSocket, state: AppState, slug: str, connection: TeamConnection
 ) -> None:
-    limit = state.settings.client_max_messages_per_minute
-    window, count = time.monotonic(), 0
+    rate = MessageRate(state.settings.client_max_messages_per_minute)
+
+    def count() -> bool:
+        if rate.count():
+            return True
+        connection.close(POLICY.code, "too many messages")
+        return False
+
+    # One count for the client's messages and its pings (app.live.flood).
+    count_pings_with(websocket.scope, count)
     while connection.close_code is None:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
-        now = time.monotonic()
-        if now - window > 60:
-            window, count = now, 0
-        count += 1
-        if count > limit:
-            connection.close(POLICY.code, "too many messages")
+        if not count():
             return
         await _handle(state, slug, connection, message.get("text"))
 
