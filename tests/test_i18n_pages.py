@@ -22,9 +22,10 @@ from tests.reader_support import ReaderSite
 
 #: msgstr identical to the msgid by the translator's choice (a loanword), per language.
 SAME_AS_ENGLISH = {
-    "de": {"Live", "Studio", "Studio — livefeed"},
-    "fr": {"Studio", "Studio — livefeed"},
-    "it": {"Studio", "Studio — livefeed"},
+    "de": {"Live", "Offline", "Link: {title}", "Studio", "Studio — livefeed"},
+    "fr": {"Description", "Studio", "Studio — livefeed"},
+    "it": {"Offline", "Link: {title}", "Studio", "Studio — livefeed"},
+    "pt": {"Link: {title}"},
 }
 POT = i18n.LOCALE_DIR / "messages.pot"
 TAGS = {
@@ -53,7 +54,8 @@ def english_phrases(strings: dict[str, Any] | None = None) -> list[str]:
     for value in (strings or i18n.ui_strings("en")).values():
         forms = value.values() if isinstance(value, dict) else [value]
         for form in forms:
-            phrases.extend(p.strip() for p in re.split(r"\{\w+\}", form) if p.strip())
+            parts = (p.strip() for p in re.split(r"\{\w+\}", form))
+            phrases.extend(p for p in parts if re.search(r"[^\W\d_]", p))  # words, not "("
     return sorted(set(phrases), key=len, reverse=True)
 
 

@@ -1,6 +1,8 @@
 // @ts-check
 /** The studio's calls to the public API with the signed-in token, and what failures mean. */
 
+import { t } from "./i18n.js";
+
 export class ApiError extends Error {
   /** @param {number} status 0 when the server could not be reached @param {string} detail */
   constructor(status, detail) {
@@ -10,8 +12,10 @@ export class ApiError extends Error {
   }
 }
 
-export const OFFLINE =
-  "Can’t reach the server — check your connection. Nothing was lost: try again when you’re back online.";
+/** What the studio says when the server cannot be reached. */
+export function offline() {
+  return t("offline");
+}
 
 /**
  * @template T
@@ -71,18 +75,19 @@ export class Api {
    * @param {unknown} err
    */
   explain(err) {
-    if (!(err instanceof ApiError)) return `Something went wrong: ${String(err)}`;
-    if (err.status === 0) return OFFLINE;
+    if (!(err instanceof ApiError)) return t("went_wrong", { error: String(err) });
+    if (err.status === 0) return offline();
     if (err.status === 401) {
       this.onUnauthorized();
-      return "Your token is no longer valid.";
+      return t("token_no_longer_valid");
     }
-    if (err.status === 403) return `Not allowed with this token: ${err.detail}`;
-    if (err.status === 413) return `Too long: ${err.detail}`;
-    if (err.status === 422 || err.status === 400) return `Please fix: ${err.detail}`;
-    if (err.status === 404) return `Not found: ${err.detail}`;
-    if (err.status >= 500) return `The server had a problem (${err.status}). Try again in a moment.`;
-    return err.detail || `Request failed (${err.status}).`;
+    const detail = err.detail;
+    if (err.status === 403) return t("not_allowed", { detail });
+    if (err.status === 413) return t("too_long", { detail });
+    if (err.status === 422 || err.status === 400) return t("please_fix", { detail });
+    if (err.status === 404) return t("not_found", { detail });
+    if (err.status >= 500) return t("server_problem", { status: err.status });
+    return detail || t("request_failed", { status: err.status });
   }
 }
 

@@ -6,7 +6,7 @@
 
 import { pageCloseTable } from "../lib/close-policy.js";
 import { LiveClient } from "../lib/live-client.js";
-import { Api, OFFLINE, statusOf } from "./api.js";
+import { Api, offline, statusOf } from "./api.js";
 import { Composer } from "./composer.js";
 import { Messages, byId, button, confirmDialog, copyField, input, textarea } from "./dom.js";
 import { EntryList } from "./entries.js";
@@ -17,8 +17,6 @@ import { AUTHOR_KEY, FEED_KEY, TOKEN_KEY, load, save } from "./storage.js";
 
 /** @typedef {import("../lib/model.js").Feed} Feed */
 /** @typedef {{is_admin: boolean, feed: string | null, name: string}} WhoAmI */
-
-const CONN_TEXT = { live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
 
 export class Studio {
   constructor() {
@@ -61,7 +59,7 @@ export class Studio {
       save("session", TOKEN_KEY, null);
       const status = statusOf(err);
       if (quiet && status === 0) {
-        byId("sd-signin-error").textContent = OFFLINE;
+        byId("sd-signin-error").textContent = offline();
         return;
       }
       byId("sd-signin-error").textContent =
@@ -74,7 +72,7 @@ export class Studio {
     byId("sd-signin").hidden = true;
     byId("sd-app").hidden = false;
     byId("sd-who").hidden = false;
-    byId("sd-who-name").textContent = who.is_admin ? "Admin" : `${who.name} · ${who.feed}`;
+    byId("sd-who-name").textContent = who.is_admin ? t("admin") : `${who.name} · ${who.feed}`;
     byId("sd-admin").hidden = !who.is_admin;
     byId("sd-origins-form").hidden = !who.is_admin;
     byId("sd-feed-field").hidden = !who.is_admin;
@@ -227,7 +225,12 @@ export class Studio {
     el.hidden = state === "idle" || state === "connecting";
     el.setAttribute("data-state", state);
     /** @type {Record<string, string>} */
-    const text = { ...CONN_TEXT, stopped: message || "Stopped" };
+    const text = {
+      live: t("conn_live"),
+      reconnecting: t("conn_reconnecting"),
+      offline: t("conn_offline"),
+      stopped: message || t("conn_stopped"),
+    };
     /** @type {HTMLElement} */ (el.querySelector(".sd-conn-text")).textContent = text[state] || "";
   }
 
@@ -272,14 +275,11 @@ export class Studio {
       if (!this.feed) return;
       const ending = this.feed.status === "live";
       const ok = ending
-        ? await confirmDialog(
-            "End this live blog? Readers will see it has ended; you can reopen it later.",
-            "End live blog"
-          )
+        ? await confirmDialog(t("end_confirm"), t("end_live_blog"))
         : true;
       if (!ok) return;
       if (await this.patchFeed({ status: ending ? "ended" : "live" }, null)) {
-        this.messages.toast(ending ? "The live blog has ended." : "The live blog is live again.");
+        this.messages.toast(ending ? t("ended_toast") : t("reopened_toast"));
       }
     });
 
@@ -327,9 +327,7 @@ export class Studio {
       const origins = textarea("sd-origins").value.split(/[\s,]+/).filter(Boolean);
       byId("sd-origins-error").textContent = "";
       if (await this.patchFeed({ allowed_origins: origins }, byId("sd-origins-error"))) {
-        this.messages.toast(
-          origins.length ? "Only these sites may embed the feed." : "Any site may embed the feed."
-        );
+        this.messages.toast(origins.length ? t("origins_some") : t("origins_any"));
       }
     });
     byId("sd-newfeed-form").addEventListener("submit", async (ev) => {
@@ -344,7 +342,7 @@ export class Studio {
         timezone: input("sd-nf-timezone").value.trim() || "UTC",
       };
       if (!data.slug || !data.title) {
-        err.textContent = "A feed needs a slug and a title.";
+        err.textContent = t("feed_needs");
         return;
       }
       try {
@@ -352,11 +350,11 @@ export class Studio {
         input("sd-nf-slug").value = "";
         input("sd-nf-title").value = "";
         input("sd-nf-description").value = "";
-        this.messages.toast(`Feed “${res.data.title}” created.`);
+        this.messages.toast(t("feed_created", { title: res.data.title }));
         await this.loadFeeds(res.data.slug);
       } catch (e) {
         err.textContent =
-          statusOf(e) === 409 ? `That slug is taken: ${/** @type {any} */ (e).detail}` : this.api.explain(e);
+          statusOf(e) === 409 ? t("slug_taken", { detail: /** @type {any} */ (e).detail }) : this.api.explain(e);
       }
     });
     byId("sd-token-form").addEventListener("submit", async (ev) => {
@@ -366,7 +364,7 @@ export class Studio {
       byId("sd-token-out").hidden = true;
       const name = input("sd-tk-name").value.trim();
       if (!name) {
-        err.textContent = "Give the token a name, e.g. the reporter’s.";
+        err.textContent = t("token_needs_name");
         return;
       }
       if (!this.feed) return;
@@ -385,7 +383,7 @@ export class Studio {
     });
 
     window.addEventListener("offline", () => {
-      this.messages.banner("You’re offline. Keep writing: your draft is saved on this device.");
+      this.messages.banner(t("offline_banner"));
     });
     window.addEventListener("online", () => this.messages.banner(""));
     // Another tab changed this feed's draft: follow it.

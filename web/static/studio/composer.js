@@ -12,6 +12,7 @@
 import { statusOf } from "./api.js";
 import { MediaTray, entryMedia } from "./media.js";
 import { byId, button, input, textarea } from "./dom.js";
+import { t } from "./i18n.js";
 import { AUTHOR_KEY, DRAFT_PREFIX, load, save, uuid } from "./storage.js";
 
 /** @typedef {import("./api.js").Api} Api */
@@ -103,7 +104,7 @@ export class Composer {
       sent: previous && previous.sent ? previous.sent : null,
     };
     this.writeDraft(d);
-    byId("sd-draft-state").textContent = "Draft saved";
+    byId("sd-draft-state").textContent = t("draft_saved");
     return d;
   }
 
@@ -121,7 +122,7 @@ export class Composer {
     input("sd-key").checked = !!(d && d.key_event);
     input("sd-author").value = load("local", AUTHOR_KEY) || "";
     byId("sd-compose-error").textContent = "";
-    byId("sd-draft-state").textContent = d ? "Draft restored" : "";
+    byId("sd-draft-state").textContent = d ? t("draft_restored") : "";
     this.schedulePreview(0);
   }
 
@@ -138,7 +139,7 @@ export class Composer {
     const media = this.tray.previewRefs();
     if (!body.trim() && !media.length) {
       out.innerHTML = "";
-      out.setAttribute("data-empty", "Your update, as readers will see it.");
+      out.setAttribute("data-empty", t("preview_empty"));
       return;
     }
     out.removeAttribute("data-empty");
@@ -165,7 +166,7 @@ export class Composer {
     const error = byId("sd-compose-error");
     const d = this.saveDraft();
     if (!d) {
-      error.textContent = "Write something first.";
+      error.textContent = t("write_first");
       byId("sd-body").focus();
       return;
     }
@@ -194,7 +195,7 @@ export class Composer {
     this.publishing = true;
     publishButton.disabled = true;
     publishButton.setAttribute("aria-busy", "true");
-    publishButton.textContent = "Publishing…";
+    publishButton.textContent = t("publishing");
     const base = `/api/feeds/${encodeURIComponent(slug)}`;
     try {
       const created = await this.api.call("POST", `${base}/entries`, first, { "Idempotency-Key": d.key });
@@ -215,7 +216,7 @@ export class Composer {
       } else {
         this.writeDraft(null, slug);
       }
-      this.messages.toast("Published.");
+      this.messages.toast(t("published_toast"));
       byId("sd-body").focus();
     } catch (err) {
       error.textContent = this.api.explain(err);
@@ -226,12 +227,12 @@ export class Composer {
         kept.sent = null;
         this.writeDraft(kept, slug);
       }
-      if (status === 0) byId("sd-draft-state").textContent = "Draft kept on this device";
+      if (status === 0) byId("sd-draft-state").textContent = t("draft_kept");
     } finally {
       this.publishing = false;
       publishButton.disabled = false;
       publishButton.removeAttribute("aria-busy");
-      publishButton.textContent = "Publish";
+      publishButton.textContent = t("publish");
     }
   }
 }

@@ -1,6 +1,8 @@
 // @ts-check
 /** Typed lookups of the studio's elements (`web/templates/studio.html`), and its messages. */
 
+import { t } from "./i18n.js";
+
 /**
  * The element with `id`, which the studio page always has.
  * @template {HTMLElement} [T=HTMLElement]
@@ -85,8 +87,8 @@ export function confirmDialog(text, okLabel) {
 export function copyField(field, trigger, messages) {
   const done = () => {
     const label = trigger.textContent;
-    trigger.textContent = "Copied";
-    messages.toast("Copied to the clipboard.");
+    trigger.textContent = t("copied");
+    messages.toast(t("copied_toast"));
     window.setTimeout(() => {
       trigger.textContent = label;
     }, 1500);

@@ -7,6 +7,7 @@
 import { classify, newestFirst } from "../lib/model.js";
 
 import { byId, confirmDialog } from "./dom.js";
+import { t } from "./i18n.js";
 import { entryMedia, mediaLabel, refsOf } from "./media.js";
 
 const PAGE = 30;
@@ -167,9 +168,9 @@ export class EntryList {
     item.setAttribute("data-id", String(e.id));
     item.classList.toggle("is-pinned", !!e.pinned);
     item.classList.toggle("is-key", !!e.key_event);
-    const t = /** @type {HTMLTimeElement} */ (q("time"));
-    t.dateTime = e.published_at;
-    t.textContent = this.feed ? when(e, this.feed) : "";
+    const time = /** @type {HTMLTimeElement} */ (q("time"));
+    time.dateTime = e.published_at;
+    time.textContent = this.feed ? when(e, this.feed) : "";
     const author = q(".sd-entry-author");
     author.textContent = e.author || "";
     author.hidden = !e.author;
@@ -181,7 +182,7 @@ export class EntryList {
     }
     const pin = q('[data-act="pin"]');
     pin.setAttribute("aria-pressed", e.pinned ? "true" : "false");
-    pin.textContent = e.pinned ? "Unpin" : "Pin";
+    pin.textContent = e.pinned ? t("unpin") : t("pin");
     q('[data-act="key"]').setAttribute("aria-pressed", e.key_event ? "true" : "false");
     const excerpt = e.body.length > 40 ? `${e.body.slice(0, 40)}…` : e.body;
     for (const b of item.querySelectorAll("[data-act]")) {
@@ -213,7 +214,7 @@ export class EntryList {
     if (focused && !focused.isConnected) byId("sd-body").focus();
     const empty = byId("sd-empty");
     empty.hidden = items.length > 0;
-    empty.textContent = "Nothing published yet.";
+    empty.textContent = t("nothing_published");
     byId("sd-count").textContent = items.length
       ? `(${items.length}${this.nextBefore ? "+" : ""})`
       : "";
@@ -234,13 +235,13 @@ export class EntryList {
       return;
     }
     if (act === "delete") {
-      const ok = await confirmDialog("Delete this update? Readers will see it disappear.", "Delete");
+      const ok = await confirmDialog(t("delete_confirm"), t("delete"));
       if (!ok) return;
       try {
         await this.api.call("DELETE", this.path(`/entries/${id}`));
         this.entries.delete(id);
         this.render();
-        this.messages.toast("Update deleted.");
+        this.messages.toast(t("deleted_toast"));
         byId("sd-body").focus();
       } catch (err) {
         this.messages.banner(this.api.explain(err));
@@ -255,11 +256,11 @@ export class EntryList {
       this.messages.toast(
         act === "pin"
           ? res.data.pinned
-            ? "Pinned to the top."
-            : "Unpinned."
+            ? t("pinned_toast")
+            : t("unpinned_toast")
           : res.data.key_event
-            ? "Marked as key event."
-            : "No longer a key event."
+            ? t("key_toast")
+            : t("unkey_toast")
       );
     } catch (err) {
       this.messages.banner(this.api.explain(err));
@@ -278,7 +279,7 @@ export class EntryList {
     body.replaceChildren();
     const label = document.createElement("label");
     label.className = "sd-label";
-    label.textContent = "Edit update";
+    label.textContent = t("edit_update");
     label.htmlFor = `sd-edit-${id}`;
     const area = document.createElement("textarea");
     area.id = `sd-edit-${id}`;
@@ -293,17 +294,17 @@ export class EntryList {
     const save = document.createElement("button");
     save.type = "button";
     save.className = "sd-btn sd-btn-primary sd-btn-small";
-    save.textContent = "Save";
+    save.textContent = t("save");
     const cancel = document.createElement("button");
     cancel.type = "button";
     cancel.className = "sd-btn sd-btn-small";
-    cancel.textContent = "Cancel";
+    cancel.textContent = t("cancel");
     row.append(save, cancel);
     const media = entryMedia(e);
     const kept = new Set(media.map((m) => m.id));
     const mediaList = document.createElement("ul");
     mediaList.className = "sd-edit-media";
-    mediaList.setAttribute("aria-label", "Photos and links");
+    mediaList.setAttribute("aria-label", t("photos_links"));
     for (const m of media) {
       const li = document.createElement("li");
       const name = document.createElement("span");
@@ -311,8 +312,8 @@ export class EntryList {
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "sd-btn sd-btn-small sd-btn-quiet";
-      remove.textContent = "Remove";
-      remove.setAttribute("aria-label", `Remove ${mediaLabel(m)}`);
+      remove.textContent = t("remove");
+      remove.setAttribute("aria-label", t("remove_named", { name: mediaLabel(m) }));
       remove.addEventListener("click", () => {
         kept.delete(m.id);
         li.remove();
@@ -334,7 +335,7 @@ export class EntryList {
     };
     const submit = async () => {
       if (!area.value.trim()) {
-        error.textContent = "An update cannot be empty. Delete it instead.";
+        error.textContent = t("empty_update");
         return;
       }
       save.disabled = true;
@@ -347,7 +348,7 @@ export class EntryList {
         this.entries.set(id, res.data);
         finish();
         this.render();
-        this.messages.toast("Update saved.");
+        this.messages.toast(t("saved_toast"));
       } catch (err) {
         save.disabled = false;
         save.removeAttribute("aria-busy");

@@ -5,6 +5,7 @@
  */
 
 import { byId, textarea } from "./dom.js";
+import { t } from "./i18n.js";
 
 /** @typedef {import("../lib/model.js").Feed} Feed */
 /** @typedef {import("./api.js").Api} Api */
@@ -18,7 +19,9 @@ export function publicUrl() {
 
 /** @param {Feed} f */
 export function feedLabel(f) {
-  return `${f.title} (${f.slug})${f.status === "ended" ? " — ended" : ""}`;
+  return f.status === "ended"
+    ? t("feed_label_ended", { title: f.title, slug: f.slug })
+    : `${f.title} (${f.slug})`;
 }
 
 export class FeedPanel {
@@ -40,18 +43,18 @@ export class FeedPanel {
       byId("sd-entries").replaceChildren();
       const empty = byId("sd-empty");
       empty.hidden = false;
-      empty.textContent = isAdmin ? "No feeds yet: create one." : "";
+      empty.textContent = isAdmin ? t("no_feeds") : "";
       return;
     }
     const badge = byId("sd-feed-status");
     badge.className = `lf-status lf-status-${feed.status}`;
-    badge.textContent = feed.status === "live" ? "Live" : "Ended";
+    badge.textContent = feed.status === "live" ? t("live") : t("ended");
     byId("sd-feed-title").textContent = feed.title;
     byId("sd-feed-meta").textContent = `${feed.slug} · ${feed.locale} · ${feed.timezone}`;
     const reader = `${publicUrl()}/feeds/${feed.slug}`;
     /** @type {HTMLAnchorElement} */ (byId("sd-reader-link")).href = reader;
     byId("sd-status-toggle").textContent =
-      feed.status === "live" ? "End the live blog" : "Reopen the live blog";
+      feed.status === "live" ? t("end_blog") : t("reopen_blog");
     textarea("sd-origins").value = (feed.allowed_origins || []).join("\n");
     const option = byId("sd-feed").querySelector(`option[value="${feed.slug}"]`);
     if (option) option.textContent = feedLabel(feed);

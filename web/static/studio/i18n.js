@@ -46,7 +46,7 @@ function fill(text, vars) {
 export function t(key, vars = {}) {
   const text = words.strings[key];
   if (typeof text !== "string") {
-    console.error(`studio: no string ${key}`);
+    if (typeof document !== "undefined") console.error(`studio: no string ${key}`);
     return key;
   }
   return fill(text, vars);

@@ -11,6 +11,7 @@
 
 import { statusOf } from "./api.js";
 import { byId, input } from "./dom.js";
+import { t } from "./i18n.js";
 import { DRAFT_PREFIX, load, save } from "./storage.js";
 
 /** @typedef {import("./api.js").Api} Api */
@@ -59,15 +60,14 @@ export function refsOf(media) {
 
 /** What a reporter calls a media item in a list. @param {PublishedMedia} m */
 export function mediaLabel(m) {
-  if (m.kind === "card") return `Link: ${(m.card && m.card.title) || m.url}`;
-  return `Photo: ${m.alt || m.caption || "decorative"}`;
+  if (m.kind === "card") return t("media_link", { title: (m.card && m.card.title) || m.url });
+  return t("media_photo", { alt: m.alt || m.caption || t("decorative_word") });
 }
 
 export const ACCEPTED = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
-export const ALT_REQUIRED =
-  "Describe each photo for readers who cannot see it (alt text), or tick “Decorative” if it adds no information.";
-export const STILL_UPLOADING = "Wait for the uploads to finish, or cancel them.";
+export const ALT_REQUIRED = t("alt_required");
+export const STILL_UPLOADING = t("still_uploading");
 
 /** @param {Variant[]} variants the smallest rendition, for the tray's thumbnail */
 function smallest(variants) {
@@ -245,7 +245,7 @@ export class MediaTray {
       this.items.push(item);
       if (!ACCEPTED.includes(file.type)) {
         item.status = "failed";
-        item.error = `${file.name}: not a photo (JPEG, PNG, GIF or WebP).`;
+        item.error = t("not_a_photo", { name: file.name });
         continue;
       }
       item.preview = URL.createObjectURL(file);
@@ -275,7 +275,7 @@ export class MediaTray {
         item.status = "done";
       } else {
         item.status = "failed";
-        let detail = `upload failed (${xhr.status})`;
+        let detail = t("upload_failed", { status: xhr.status });
         try {
           detail = JSON.parse(xhr.responseText).detail || detail;
         } catch {
@@ -289,7 +289,7 @@ export class MediaTray {
     xhr.addEventListener("error", () => {
       item.xhr = null;
       item.status = "failed";
-      item.error = `${item.name}: the upload did not reach the server.`;
+      item.error = t("upload_unreached", { name: item.name });
       this.render();
     });
     xhr.addEventListener("abort", () => {
@@ -307,7 +307,7 @@ export class MediaTray {
     const error = byId("sd-compose-error");
     if (!this.slug || !url) return;
     if (!/^https?:\/\//.test(url)) {
-      error.textContent = "Paste a full link, starting with https://";
+      error.textContent = t("paste_full_link");
       return;
     }
     /** @type {Item} */
@@ -405,18 +405,18 @@ export class MediaTray {
     title.className = "sd-media-name";
     title.textContent =
       isCard && item.media && item.media.card
-        ? `${item.media.card.title || item.name} · ${item.media.card.provider_name || (item.media.card.playable ? "" : "plain link")}`
+        ? `${item.media.card.title || item.name} · ${item.media.card.provider_name || (item.media.card.playable ? "" : t("plain_link"))}`
         : item.name;
     body.append(title);
     if (item.status === "uploading") {
       const bar = document.createElement("progress");
       bar.max = 100;
       bar.value = item.progress;
-      bar.setAttribute("aria-label", `Uploading ${item.name}`);
+      bar.setAttribute("aria-label", t("uploading_named", { name: item.name }));
       const cancel = document.createElement("button");
       cancel.type = "button";
       cancel.className = "sd-btn sd-media-cancel";
-      cancel.textContent = "Cancel";
+      cancel.textContent = t("cancel");
       cancel.addEventListener("click", () => this.remove(item.key));
       body.append(bar, cancel);
     }
@@ -428,7 +428,7 @@ export class MediaTray {
       body.append(error);
     }
     if (!isCard && item.status !== "failed") {
-      const alt = text("Alt text (what the photo shows)", "sd-alt", item.alt, !item.decorative);
+      const alt = text(t("alt_text"), "sd-alt", item.alt, !item.decorative);
       const decorative = document.createElement("label");
       decorative.className = "sd-check";
       const box = document.createElement("input");
@@ -440,8 +440,8 @@ export class MediaTray {
         this.persist();
         this.render();
       });
-      decorative.append(box, " Decorative (no alt text)");
-      body.append(alt, decorative, text("Caption", "sd-caption", item.caption), text("Credit", "sd-credit", item.credit));
+      decorative.append(box, " ", t("decorative_check"));
+      body.append(alt, decorative, text(t("caption"), "sd-caption", item.caption), text(t("credit"), "sd-credit", item.credit));
       const altField = /** @type {HTMLInputElement} */ (alt.querySelector("input"));
       altField.disabled = item.decorative;
     }
@@ -449,8 +449,8 @@ export class MediaTray {
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "sd-btn sd-btn-quiet sd-media-remove";
-      remove.textContent = "Remove";
-      remove.setAttribute("aria-label", `Remove ${item.name}`);
+      remove.textContent = t("remove");
+      remove.setAttribute("aria-label", t("remove_named", { name: item.name }));
       remove.addEventListener("click", () => this.remove(item.key));
       body.append(remove);
     }

@@ -6,6 +6,7 @@
  */
 
 import { byId, confirmDialog } from "./dom.js";
+import { t } from "./i18n.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /**
@@ -13,10 +14,17 @@ import { byId, confirmDialog } from "./dom.js";
  *   expires_at: string | null, revoked_at: string | null, active: boolean}} TokenInfo
  */
 
-/** "active", "revoked" or "expired", for a row's label. @param {TokenInfo} t */
-export function tokenState(t) {
-  if (t.revoked_at) return "revoked";
-  return t.active ? "active" : "expired";
+/** "active", "revoked" or "expired" (the row's `data-state`). @param {TokenInfo} token */
+export function tokenState(token) {
+  if (token.revoked_at) return "revoked";
+  return token.active ? "active" : "expired";
+}
+
+/** A token's state in the studio's language. @param {TokenInfo} token */
+function stateLabel(token) {
+  const state = tokenState(token);
+  if (state === "revoked") return t("token_state_revoked");
+  return state === "active" ? t("token_state_active") : t("token_state_expired");
 }
 
 export class TokenList {
@@ -45,36 +53,33 @@ export class TokenList {
     }
   }
 
-  /** @param {TokenInfo} t */
-  row(t) {
+  /** @param {TokenInfo} token */
+  row(token) {
     const li = document.createElement("li");
     li.className = "sd-token-row";
-    li.dataset.tokenId = String(t.id);
-    li.dataset.state = tokenState(t);
+    li.dataset.tokenId = String(token.id);
+    li.dataset.state = tokenState(token);
     const label = document.createElement("span");
-    label.textContent = `${t.name} · ${tokenState(t)}`;
+    label.textContent = `${token.name} · ${stateLabel(token)}`;
     li.append(label);
-    if (t.active) {
+    if (token.active) {
       const revoke = document.createElement("button");
       revoke.type = "button";
       revoke.className = "sd-btn sd-btn-quiet";
-      revoke.textContent = "Revoke";
-      revoke.setAttribute("aria-label", `Revoke the token of ${t.name}`);
-      revoke.addEventListener("click", () => this.revoke(t));
+      revoke.textContent = t("revoke");
+      revoke.setAttribute("aria-label", t("revoke_label", { name: token.name }));
+      revoke.addEventListener("click", () => this.revoke(token));
       li.append(revoke);
     }
     return li;
   }
 
-  /** @param {TokenInfo} t */
-  async revoke(t) {
-    const ok = await confirmDialog(
-      `Revoke the token of ${t.name}? Whoever uses it is signed out at once.`,
-      "Revoke"
-    );
+  /** @param {TokenInfo} token */
+  async revoke(token) {
+    const ok = await confirmDialog(t("revoke_confirm", { name: token.name }), t("revoke"));
     if (!ok || !this.slug) return;
     try {
-      await this.api.call("DELETE", `/api/tokens/${t.id}`);
+      await this.api.call("DELETE", `/api/tokens/${token.id}`);
     } catch (e) {
       byId("sd-tokens-error").textContent = this.api.explain(e);
       return;
