@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     #: How often live reader counts are reported and, when changed, pushed (app/presence.py).
     readers_interval_seconds: float = Field(default=2.0, gt=0)
     resync_seconds: float = Field(default=5.0, gt=0)  # safety re-read while it is up
+    #: How often each process publishes the scheduled entries that are due (app/scheduler.py).
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     # Live streams (WebSocket and SSE) per client address; past it the handshake gets 429.
     max_connections_per_ip: int = Field(default=100, ge=0)  # 0 = unlimited
     # Live streams per process; past it the handshake gets 503. 0 = from the descriptor

@@ -15,7 +15,7 @@ from app.state import AppState
 from app.store import Principal, Store
 from app.tokens import same_token
 
-_bearer = HTTPBearer(auto_error=False, description="Admin token or a reporter token")
+bearer = HTTPBearer(auto_error=False, description="Admin token or a reporter token")
 
 # Every dependency here is ``async def``: FastAPI runs plain ``def`` dependencies in a
 # worker thread, a hop that cost more than the rest of a cached page view.
@@ -46,7 +46,7 @@ HubDep = Annotated[Hub, Depends(get_hub)]
 
 async def get_principal(
     state: StateDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """401 without a valid bearer token."""
     if credentials is None or not credentials.credentials:

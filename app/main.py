@@ -38,6 +38,7 @@ from app.media.storage import make_storage
 from app.metrics import Metrics, MetricsMiddleware
 from app.metrics import router as metrics_router
 from app.presence import ReaderPresence, count_store
+from app.scheduler import Scheduler
 from app.state import AppState
 from app.store import Store
 from app.store.engine import make_engine
@@ -92,6 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         presence.start()
         team_channel.start()
+        scheduler = Scheduler(
+            store, hub, settings.scheduler_interval_seconds, state.entry_listeners
+        )
+        scheduler.start()
         lifecycle.register(state)
         try:
             # Lifespan state: uvicorn hands it to the native WebSocket protocol too.
@@ -100,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lifecycle.unregister(state)
             metrics.bind(None)
             lifecycle.drain(state)
+            await scheduler.stop()
             await presence.stop()
             await team_channel.stop()
             await hub.stop()

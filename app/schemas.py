@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    model_validator,
 )
 
 from app.text import check_text
@@ -218,6 +219,33 @@ class LinkCardCreate(_Input):
     ]
 
 
+def _check_future(value: datetime | None) -> datetime | None:
+    if value is not None and value <= datetime.now(UTC):
+        raise ValueError("must be in the future")
+    return value
+
+
+#: The entry lifecycle (``app/workflow.py``): only ``published`` entries reach readers.
+EntryStatus = Literal["draft", "submitted", "scheduled", "published"]
+_STATUS_FIELD = Field(
+    default=None,
+    description="draft, submitted, scheduled (with publish_at) or published.",
+)
+_PUBLISH_AT_FIELD = Field(
+    default=None,
+    description="When a scheduled entry publishes itself (must be in the future); only with "
+    "status scheduled.",
+)
+
+
+def _check_schedule(status: str | None, publish_at: datetime | None) -> None:
+    """``publish_at`` goes with status ``scheduled`` and nothing else (422 otherwise)."""
+    if status == "scheduled" and publish_at is None:
+        raise ValueError("status scheduled needs publish_at")
+    if publish_at is not None and status not in (None, "scheduled"):
+        raise ValueError(f"publish_at only goes with status scheduled, not {status}")
+
+
 class EntryCreate(_Input):
     body: Body
     author: Author | None = None
@@ -225,6 +253,16 @@ class EntryCreate(_Input):
     key_event: StrictBool = False
     published_at: AwareDatetime | None = None
     media: MediaList = Field(default_factory=list, description="Ids of uploaded media, in order.")
+    status: EntryStatus = Field(
+        default="published",
+        description="draft, submitted, scheduled (with publish_at) or published (default).",
+    )
+    publish_at: Annotated[AwareDatetime | None, AfterValidator(_check_future)] = _PUBLISH_AT_FIELD
+
+    @model_validator(mode="after")
+    def _schedule(self) -> EntryCreate:
+        _check_schedule(self.status, self.publish_at)
+        return self
 
 
 class EntryUpdate(_Input):
@@ -234,12 +272,25 @@ class EntryUpdate(_Input):
     key_event: StrictBool | None = None
     published_at: AwareDatetime | None = None
     media: MediaList | None = Field(default=None, description="Replaces the entry's media.")
+    status: EntryStatus | None = _STATUS_FIELD
+    publish_at: Annotated[AwareDatetime | None, AfterValidator(_check_future)] = _PUBLISH_AT_FIELD
+
+    @model_validator(mode="after")
+    def _schedule(self) -> EntryUpdate:
+        _check_schedule(self.status, self.publish_at)
+        return self
+
+
+class ScheduleRequest(_Input):
+    publish_at: Annotated[AwareDatetime, AfterValidator(_check_future)] = Field(
+        description="When the entry publishes itself (UTC offset required; in the future)."
+    )
 
 
 class Entry(BaseModel):
     id: int
     feed: str
-    rev: int
+    rev: int = Field(description="The feed rev of its last public change; 0 if never published.")
     published_at: datetime
     updated_at: datetime
     author: str | None
@@ -252,6 +303,29 @@ class Entry(BaseModel):
         description="False for entries imported without a clock time: show only their day."
     )
     media: list[MediaItem] = Field(default_factory=list)
+    status: EntryStatus = "published"
+    publish_at: datetime | None = Field(default=None, description="When a scheduled entry is due.")
+    edited_at: datetime | None = Field(
+        default=None, description="The last edit of the published entry's content, if any."
+    )
+    revisions: int = Field(default=0, description="Earlier versions kept (GET …/revisions).")
+
+
+class EntryRevision(BaseModel):
+    """An earlier version of a published entry, as it was before an edit replaced it."""
+
+    number: int = Field(description="1 for the oldest; pass to …/revisions/{number}/restore.")
+    body: str
+    html: str
+    author: str | None
+    media: list[MediaItem] = Field(default_factory=list)
+    written_at: datetime = Field(description="When this version was written.")
+    written_by: str | None = Field(description="Who wrote it (null before revisions existed).")
+    replaced_at: datetime = Field(description="When an edit replaced it.")
+    replaced_by: str | None
+    reason: Literal["edit", "restore"] = Field(
+        description="What replaced it: an edit, or the restore of another version."
+    )
 
 
 class EntryPage(BaseModel):
@@ -266,12 +340,6 @@ class EntryPage(BaseModel):
 class ChangesPage(BaseModel):
     rev: int
     events: list[dict[str, object]]
-
-
-def _check_future(value: datetime | None) -> datetime | None:
-    if value is not None and value <= datetime.now(UTC):
-        raise ValueError("must be in the future")
-    return value
 
 
 class TokenCreate(_Input):

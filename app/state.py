@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.hub import Hub
+from app.schemas import Entry
 from app.store import Store
+
+#: Called after every entry write the feed's team should see, drafts included:
+#: ``listener(feed_slug, entry)`` (see ``AppState.entry_listeners``).
+EntryListener = Callable[[str, Entry], Awaitable[None]]
 
 if TYPE_CHECKING:
     from app.media.library import MediaLibrary
@@ -34,3 +40,7 @@ class AppState:
     connections_by_ip: Counter[str] = field(default_factory=Counter)
     #: Open live connections of this process, for the live budget (app.live.access).
     live_connections: int = 0
+    #: Told of every entry write after it commits, in any status (the API calls each after
+    #: its write: app/api/entries.py). The team's private channel subscribes here; readers
+    #: never do (what readers get is only the change log, through the hub).
+    entry_listeners: list[EntryListener] = field(default_factory=list)

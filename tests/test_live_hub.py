@@ -63,7 +63,7 @@ async def test_reader_back_before_the_unsubscribe_keeps_the_subscription(
                 break
         assert await subscribed(), "the hub lost its subscription to a feed with a reader"
 
-        entry, changes = await store.create_entry("f", EntryCreate(body="hello"))
+        entry, changes, _replayed = await store.create_entry("f", EntryCreate(body="hello"))
         assert [change.rev for change in changes] == [entry.rev]
         await other.publish(changes[0])
         await wait_until_async(lambda: second.revs == [entry.rev], 3)

@@ -1,5 +1,6 @@
-"""`livefeed media prune`: media of deleted entries and unattached uploads go, media in use
-stays — on both databases and both storage backends (run as the real CLI process)."""
+"""`livefeed media prune`: unattached uploads go; media in use stays, and so does the media
+of deleted entries (an editor may restore them) — on both databases and both storage
+backends (run as the real CLI process)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,12 @@ async def test_prune_keeps_media_in_use_only(
         item: dict[str, object] = response.json()
         return item
 
-    kept, dropped, unattached = await image("kept"), await image("dropped"), await image("new")
-    for item in (kept, dropped):
+    kept, deleted_with, unattached = (
+        await image("kept"),
+        await image("deleted"),
+        await image("new"),
+    )
+    for item in (kept, deleted_with):
         created = await http.post(
             f"/api/feeds/{SLUG}/entries",
             json={"body": str(item["alt"]), "media": [item["id"]]},
@@ -51,7 +56,7 @@ async def test_prune_keeps_media_in_use_only(
         )
         assert created.status_code == 201
         item["entry"] = created.json()["id"]
-    deleted = await http.delete(f"/api/feeds/{SLUG}/entries/{dropped['entry']}", headers=ADMIN)
+    deleted = await http.delete(f"/api/feeds/{SLUG}/entries/{deleted_with['entry']}", headers=ADMIN)
     assert deleted.status_code == 204
     every_key = set(media_backend.list_keys())
     assert len(every_key) == 3 * 2  # 3 uploads × (WebP + PNG) of one width (300)
@@ -61,10 +66,10 @@ async def test_prune_keeps_media_in_use_only(
     assert set(media_backend.list_keys()) == every_key
 
     out = prune(database_url, media_backend, "--older-than-hours", "0")
-    assert "removed 2 unused media and 4 files" in out
+    assert "removed 1 unused media and 2 files" in out
     left = media_backend.list_keys()
-    assert len(left) == 2
-    assert all(k.split("/")[-2] in str(kept["url"]) for k in left)
+    assert len(left) == 4
+    assert all(k.split("/")[-2] in str(kept["url"]) + str(deleted_with["url"]) for k in left)
     assert (await http.get(f"/api/feeds/{SLUG}/entries")).json()["entries"][0]["media"][0][
         "id"
     ] == kept["id"]
@@ -75,3 +80,9 @@ async def test_prune_keeps_media_in_use_only(
         headers=ADMIN,
     )
     assert again.status_code == 422
+    # The deleted entry comes back with its photo.
+    restored = await http.post(
+        f"/api/feeds/{SLUG}/entries/{deleted_with['entry']}/restore", headers=ADMIN
+    )
+    assert restored.status_code == 200, restored.text
+    assert [m["id"] for m in restored.json()["media"]] == [deleted_with["id"]]

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, and_, func, insert, or_, select, update
@@ -32,6 +32,8 @@ from app.schemas import (
     Entry,
     EntryCreate,
     EntryPage,
+    EntryRevision,
+    EntryStatus,
     EntryUpdate,
     Feed,
     FeedCreate,
@@ -45,8 +47,17 @@ from app.schemas import (
 )
 from app.store.engine import WRITE_OPTION
 from app.store.errors import Conflict, InvalidCursor, InvalidMedia, NotFound
-from app.store.tables import changes, entries, feeds, idempotency_keys, media, tokens
+from app.store.tables import (
+    changes,
+    entries,
+    entry_revisions,
+    feeds,
+    idempotency_keys,
+    media,
+    tokens,
+)
 from app.tokens import hash_token, new_token
+from app.workflow import PUBLISHED, IllegalTransition, check_transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,15 @@ class Principal:
     is_admin: bool
     feed: str | None
     name: str
+
+
+class Created(NamedTuple):
+    """What :meth:`Store.create_entry` did: the entry, the changes it logged, and whether
+    it only replayed an earlier request with the same Idempotency-Key."""
+
+    entry: Entry
+    changes: list[Change]
+    replayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +113,13 @@ def _feed_from_row(row: Row[Any]) -> Feed:
     )
 
 
-def _entry_from_row(row: Row[Any], feed_slug: str, zone: ZoneInfo) -> Entry:
+def _entry_from_row(
+    row: Row[Any], feed_slug: str, zone: ZoneInfo, *, deleted_content: bool = False
+) -> Entry:
+    """The entry as the API shows it. A deleted entry is a tombstone (no body, html or
+    media) unless ``deleted_content`` (the team's list of deleted entries, to restore):
+    its content is kept in the row for a restore, never shown to readers."""
+    tombstone = row.deleted and not deleted_content
     return Entry(
         id=row.id,
         feed=feed_slug,
@@ -101,14 +127,76 @@ def _entry_from_row(row: Row[Any], feed_slug: str, zone: ZoneInfo) -> Entry:
         published_at=row.published_at.astimezone(zone),
         updated_at=row.updated_at.astimezone(zone),
         author=row.author,
-        body=row.body,
-        html=row.html,
+        body="" if tombstone else row.body,
+        html="" if tombstone else row.html,
         pinned=row.pinned,
         key_event=row.key_event,
         deleted=row.deleted,
         has_time=row.has_time,
-        media=[MediaItem.model_validate(item) for item in row.media or []],
+        media=[] if tombstone else [MediaItem.model_validate(item) for item in row.media or []],
+        status=row.status,
+        publish_at=row.publish_at.astimezone(zone) if row.publish_at is not None else None,
+        edited_at=row.edited_at.astimezone(zone) if row.edited_at is not None else None,
+        revisions=row.revisions,
     )
+
+
+def _revision_from_row(row: Row[Any], zone: ZoneInfo) -> EntryRevision:
+    return EntryRevision(
+        number=row.number,
+        body=row.body,
+        html=row.html,
+        author=row.author,
+        media=[MediaItem.model_validate(item) for item in row.media or []],
+        written_at=row.written_at.astimezone(zone),
+        written_by=row.written_by,
+        replaced_at=row.replaced_at.astimezone(zone),
+        replaced_by=row.replaced_by,
+        reason=row.reason,
+    )
+
+
+def _needs_alt(status: str) -> bool:
+    """Images need alt text once an entry is published or scheduled to be (drafts not yet)."""
+    return status in (PUBLISHED, "scheduled")
+
+
+def _check_alt(items: Sequence[MediaItem]) -> None:
+    for item in items:
+        if item.kind == "image" and item.alt is None:
+            raise InvalidMedia(
+                f"media {item.id}: alt text is required before publishing "
+                '(send "alt": "" only for a purely decorative image)'
+            )
+
+
+def _check_transition(current: str, target: str) -> None:
+    try:
+        check_transition(current, target)
+    except IllegalTransition as exc:
+        raise Conflict(str(exc)) from None
+
+
+def _withdrawn(entry: Entry, rev: int) -> Entry:
+    """What readers learn of an unpublished entry: the tombstone a delete leaves."""
+    return entry.model_copy(
+        update={
+            "rev": rev,
+            "status": PUBLISHED,
+            "deleted": True,
+            "body": "",
+            "html": "",
+            "media": [],
+            "pinned": False,
+            "edited_at": None,
+            "revisions": 0,
+        }
+    )
+
+
+def _public() -> Any:
+    """The rows readers may see (:func:`app.workflow.is_public` as SQL)."""
+    return and_(entries.c.status == PUBLISHED, ~entries.c.deleted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,20 +518,33 @@ class Store:
         return Principal(is_admin=row.is_admin, feed=row.slug, name=row.name)
 
     # -- entries ------------------------------------------------------------------------
+    #
+    # The lifecycle (app/workflow.py) decides what readers see: only a published, not
+    # deleted entry is public. A write that touches no public entry (a draft, a submission,
+    # a schedule, a deleted draft) takes no feed rev and logs nothing in the change log, so
+    # no reader surface can learn of it. Publishing logs the entry's ``created`` event;
+    # unpublishing or deleting a published entry logs ``deleted`` (a tombstone: no body,
+    # html or media). Deleted entries keep their content in the row, for a restore.
 
     async def create_entry(
-        self, slug: str, data: EntryCreate, *, idempotency_key: str | None = None
-    ) -> tuple[Entry, list[Change]]:
-        """Create an entry; return it and the changes logged (its ``created`` event, after
-        the unpin of the previously pinned entry when it is pinned). With
+        self,
+        slug: str,
+        data: EntryCreate,
+        *,
+        idempotency_key: str | None = None,
+        by: str | None = None,
+    ) -> Created:
+        """Create an entry (in ``data.status``); return it and the changes logged (a
+        published one: its ``created`` event, after the unpin of the previously pinned entry
+        when it is pinned; any other status: none). ``by`` names the writer. With
         ``idempotency_key``, a repeat returns the first entry and no changes; the same key
-        with a different body raises :class:`Conflict`."""
+        with a different body raises :class:`Conflict` (``replayed`` tells a repeat)."""
         request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
         body_html = await render_markdown_off_loop(data.body)  # before taking the write lock
         for _attempt in range(3):
             try:
                 return await self._create_entry(
-                    slug, data, idempotency_key, request_hash, body_html
+                    slug, data, idempotency_key, request_hash, body_html, by
                 )
             except IntegrityError:
                 # A concurrent request with the same key won: loop to replay its result.
@@ -452,8 +553,14 @@ class Store:
         raise Conflict("could not settle a concurrent request with the same Idempotency-Key")
 
     async def _create_entry(
-        self, slug: str, data: EntryCreate, key: str | None, request_hash: str, body_html: str
-    ) -> tuple[Entry, list[Change]]:
+        self,
+        slug: str,
+        data: EntryCreate,
+        key: str | None,
+        request_hash: str,
+        body_html: str,
+        by: str | None,
+    ) -> Created:
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
             if key is not None:
@@ -467,14 +574,18 @@ class Store:
                 if previous is not None:
                     if previous.request_hash != request_hash:
                         raise Conflict("Idempotency-Key was already used with a different body")
-                    return Entry.model_validate_json(previous.response), []
+                    return Created(Entry.model_validate_json(previous.response), [], True)
             now = _now()
-            attached = await self._resolve_media(conn, feed, data.media)
-            made = await self._unpin_all(conn, feed, now) if data.pinned else []
+            public = data.status == PUBLISHED
+            attached = await self._resolve_media(
+                conn, feed, data.media, require_alt=_needs_alt(data.status)
+            )
+            made = await self._unpin_all(conn, feed, now) if data.pinned and public else []
             entry, change = await self._insert_entry(
                 conn,
                 feed,
                 now,
+                public=public,
                 published_at=data.published_at or now,
                 author=data.author or None,
                 body=data.body,
@@ -483,7 +594,12 @@ class Store:
                 key_event=data.key_event,
                 has_time=True,
                 media=attached,
+                status=data.status,
+                publish_at=data.publish_at,
+                edited_by=by,
             )
+            if change is not None:
+                made.append(change)
             if key is not None:
                 await conn.execute(
                     insert(idempotency_keys).values(
@@ -495,14 +611,22 @@ class Store:
                         created_at=now,
                     )
                 )
-        return entry, [*made, change]
+        return Created(entry, made, False)
 
     async def _insert_entry(
-        self, conn: AsyncConnection, feed: Row[Any], now: datetime, body_html: str, **fields: Any
-    ) -> tuple[Entry, Change]:
-        """Insert an entry at the feed's next rev and log its ``created`` event. ``body_html``
-        is its Markdown rendered off the loop, before the transaction."""
-        rev = await self._next_rev(conn, feed.id, now)
+        self,
+        conn: AsyncConnection,
+        feed: Row[Any],
+        now: datetime,
+        body_html: str,
+        *,
+        public: bool = True,
+        **fields: Any,
+    ) -> tuple[Entry, Change | None]:
+        """Insert an entry. A ``public`` one takes the feed's next rev and logs its
+        ``created`` event (returned); any other takes rev 0 and logs nothing (None).
+        ``body_html`` is its Markdown rendered off the loop, before the transaction."""
+        rev = await self._next_rev(conn, feed.id, now) if public else 0
         entry_id = (
             await conn.execute(
                 insert(entries)
@@ -520,23 +644,25 @@ class Store:
             )
         ).scalar_one()
         entry = await self._entry(conn, feed, entry_id)
+        if not public:
+            return entry, None
         payload = entry_event("created", entry)
         await self._log(conn, feed.id, rev, payload, now)
         return entry, Change(feed.slug, rev, payload)
 
     async def _unpin_all(
-        self, conn: AsyncConnection, feed: Row[Any], now: datetime
+        self, conn: AsyncConnection, feed: Row[Any], now: datetime, *, keep: int | None = None
     ) -> list[Change]:
-        """One pinned entry per feed: unpin the current one(s), each as its own logged
-        revision, before the caller takes the rev of the entry it pins. Returns those
-        changes."""
-        pinned = (
-            await conn.execute(
-                select(entries.c.id).where(entries.c.feed_id == feed.id, entries.c.pinned)
-            )
-        ).all()
+        """One pinned entry per feed: unpin the current published one(s) (not ``keep``),
+        each as its own logged revision, before the caller takes the rev of the entry it
+        pins. Returns those changes. A pinned draft waits: it pins when it is published."""
+        query = select(entries.c.id).where(
+            entries.c.feed_id == feed.id, entries.c.pinned, _public()
+        )
+        if keep is not None:
+            query = query.where(entries.c.id != keep)
         made: list[Change] = []
-        for (pinned_id,) in pinned:
+        for (pinned_id,) in (await conn.execute(query)).all():
             rev = await self._next_rev(conn, feed.id, now)
             await conn.execute(
                 update(entries)
@@ -549,7 +675,7 @@ class Store:
             made.append(Change(feed.slug, rev, payload))
         return made
 
-    async def _entry(self, conn: AsyncConnection, feed: Row[Any], entry_id: int) -> Entry:
+    async def _entry_row(self, conn: AsyncConnection, feed: Row[Any], entry_id: int) -> Row[Any]:
         if not 0 < entry_id <= MAX_ID:
             raise NotFound(f"entry {entry_id} not found in feed {feed.slug!r}")
         row = (
@@ -559,32 +685,67 @@ class Store:
         ).first()
         if row is None:
             raise NotFound(f"entry {entry_id} not found in feed {feed.slug!r}")
+        return row
+
+    async def _entry(self, conn: AsyncConnection, feed: Row[Any], entry_id: int) -> Entry:
+        row = await self._entry_row(conn, feed, entry_id)
         return _entry_from_row(row, feed.slug, ZoneInfo(feed.timezone))
 
     async def get_entry(self, slug: str, entry_id: int) -> Entry:
+        """The entry in any status (the team's view; a deleted one is a tombstone)."""
         async with self._read() as conn:
             feed = await self._feed_row(conn, slug)
             return await self._entry(conn, feed, entry_id)
 
+    async def get_public_entry(self, slug: str, entry_id: int) -> Entry:
+        """The entry as readers may know it: a published one, or the tombstone of a deleted
+        published one (``deleted``: pages answer 410). :class:`NotFound` for an entry that
+        is not published (a draft, a submission, a scheduled or unpublished entry), exactly
+        as for an unknown id, so readers cannot tell that it exists."""
+        entry = await self.get_entry(slug, entry_id)
+        if entry.status != PUBLISHED:
+            raise NotFound(f"entry {entry_id} not found in feed {slug!r}")
+        return entry
+
     async def update_entry(
-        self, slug: str, entry_id: int, data: EntryUpdate
+        self, slug: str, entry_id: int, data: EntryUpdate, *, by: str | None = None
     ) -> tuple[Entry, list[Change]]:
-        """Edit fields of a live (not deleted) entry; return it and the changes logged (a
-        pin also logs the unpin of the previously pinned entry, first). No-op edits take no
-        rev and return no changes."""
+        """Edit fields and/or move the status of a (not deleted) entry; return it and the
+        changes logged. ``by`` names the editor.
+
+        * Published before and after: an ``updated`` event (a pin also logs the unpin of the
+          previously pinned entry, first). A changed body, media or author keeps the
+          version it replaces as a revision and sets ``edited_at``.
+        * Published by this call (``status: published``, or ``scheduled`` → due by the
+          scheduler, see :meth:`publish_due`): a ``created`` event; ``published_at``
+          becomes now unless given.
+        * Unpublished by this call (``published`` → ``draft``): a ``deleted`` event.
+        * Neither: nothing is logged (no rev). No-op edits return no changes.
+
+        An illegal status change raises :class:`Conflict` (:mod:`app.workflow`)."""
         fields = data.model_dump(exclude_unset=True)
         body_html = await render_markdown_off_loop(data.body) if data.body is not None else None
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
-            current = await self._entry(conn, feed, entry_id)
+            row = await self._entry_row(conn, feed, entry_id)
+            current = _entry_from_row(row, slug, ZoneInfo(feed.timezone))
             if current.deleted:
                 raise NotFound(f"entry {entry_id} was deleted")
+            target: EntryStatus = data.status or (
+                "scheduled" if data.publish_at is not None else current.status
+            )
+            _check_transition(current.status, target)
             values: dict[str, Any] = {}
-            fields.pop("media", None)
+            for name in ("media", "status", "publish_at"):
+                fields.pop(name, None)
             if data.media is not None:
-                attached = await self._resolve_media(conn, feed, data.media)
+                attached = await self._resolve_media(
+                    conn, feed, data.media, require_alt=_needs_alt(target)
+                )
                 if attached != [m.model_dump(mode="json") for m in current.media]:
                     values["media"] = attached
+            elif _needs_alt(target) and not _needs_alt(current.status):
+                _check_alt(current.media)
             for name, value in fields.items():
                 if value is None and name != "author":
                     continue
@@ -594,8 +755,6 @@ class Store:
                     values[name] = value
             if "published_at" in values:
                 values["has_time"] = True
-            if not values:
-                return current, []
             if "body" in values or "media" in values:
                 if body_html is None or "body" not in values:
                     body_html = await render_markdown_off_loop(current.body)
@@ -605,46 +764,268 @@ class Store:
                     if "media" in values
                     else current.media,
                 )
-            now = _now()
-            made = await self._unpin_all(conn, feed, now) if values.get("pinned") else []
-            rev = await self._next_rev(conn, feed.id, now)
-            await conn.execute(
-                update(entries)
-                .where(entries.c.id == entry_id)
-                .values(**values, rev=rev, updated_at=now)
-            )
-            entry = await self._entry(conn, feed, entry_id)
-            payload = entry_event("updated", entry)
-            await self._log(conn, feed.id, entry.rev, payload, now)
-        return entry, [*made, Change(slug, entry.rev, payload)]
+            if target != current.status:
+                values["status"] = target
+            publish_at = data.publish_at if target == "scheduled" else None
+            if target == "scheduled" and publish_at is None:
+                publish_at = row.publish_at  # staying scheduled: keep the time
+            if publish_at != row.publish_at:
+                values["publish_at"] = publish_at
+            if not values:
+                return current, []
+            return await self._apply(conn, feed, row, current, values, by=by, reason="edit")
 
-    async def delete_entry(self, slug: str, entry_id: int) -> list[Change]:
-        """Tombstone the entry (body cleared); return the change logged. Deleting twice is a
-        no-op returning no changes."""
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        feed: Row[Any],
+        row: Row[Any],
+        current: Entry,
+        values: dict[str, Any],
+        *,
+        by: str | None,
+        reason: str,
+    ) -> tuple[Entry, list[Change]]:
+        """Write ``values`` (a real change) to the entry ``row`` and log what readers must
+        learn of it (see :meth:`update_entry`). A change of the content (body, media,
+        author) of a published entry, or any restore, keeps the replaced version."""
+        now = _now()
+        before = current.status == PUBLISHED
+        after = values.get("status", current.status) == PUBLISHED
+        content = {"body", "media", "author"} & values.keys()
+        if content:
+            values["edited_by"] = by
+            if before or reason == "restore":
+                await self._keep_revision(conn, row, now, by, reason)
+                values["revisions"] = row.revisions + 1
+            if before and after:
+                values["edited_at"] = now
+        made: list[Change] = []
+        if after and not before:
+            values.setdefault("published_at", now)
+            values["has_time"] = True
+        pinned = values.get("pinned", current.pinned)
+        if after and pinned and (values.get("pinned") or not before):
+            made += await self._unpin_all(conn, feed, now, keep=current.id)
+        rev = await self._next_rev(conn, feed.id, now) if before or after else None
+        if rev is not None:
+            values["rev"] = rev
+        await conn.execute(
+            update(entries).where(entries.c.id == current.id).values(**values, updated_at=now)
+        )
+        entry = await self._entry(conn, feed, current.id)
+        if rev is None:
+            return entry, made
+        if before and after:
+            payload = entry_event("updated", entry)
+        elif after:
+            payload = entry_event("created", entry)
+        else:  # unpublished: readers see it go like a delete
+            payload = entry_event("deleted", _withdrawn(entry, rev))
+        await self._log(conn, feed.id, rev, payload, now)
+        return entry, [*made, Change(feed.slug, rev, payload)]
+
+    async def _keep_revision(
+        self, conn: AsyncConnection, row: Row[Any], now: datetime, by: str | None, reason: str
+    ) -> None:
+        """Keep the entry ``row``'s current version as its next revision."""
+        await conn.execute(
+            insert(entry_revisions).values(
+                entry_id=row.id,
+                number=row.revisions + 1,
+                body=row.body,
+                html=row.html,
+                media=row.media or [],
+                author=row.author,
+                written_at=row.edited_at or row.published_at,
+                written_by=row.edited_by,
+                replaced_at=now,
+                replaced_by=by,
+                reason=reason,
+            )
+        )
+
+    async def delete_entry(
+        self, slug: str, entry_id: int, *, by: str | None = None
+    ) -> list[Change]:
+        """Delete the entry (softly: its content stays in the row for :meth:`restore_entry`,
+        never shown). A published one logs a ``deleted`` tombstone event (returned);
+        any other logs nothing. Deleting twice is a no-op returning no changes."""
+        del by  # who deleted is not kept yet
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
-            current = await self._entry(conn, feed, entry_id)
-            if current.deleted:
+            row = await self._entry_row(conn, feed, entry_id)
+            if row.deleted:
                 return []
             now = _now()
+            public = row.status == PUBLISHED
+            values: dict[str, Any] = {"deleted": True, "pinned": False, "updated_at": now}
+            if public:
+                values["rev"] = await self._next_rev(conn, feed.id, now)
+            await conn.execute(update(entries).where(entries.c.id == entry_id).values(**values))
+            if not public:
+                return []
+            entry = await self._entry(conn, feed, entry_id)  # a tombstone: deleted
+            payload = entry_event("deleted", entry)
+            await self._log(conn, feed.id, entry.rev, payload, now)
+        return [Change(slug, entry.rev, payload)]
+
+    async def restore_entry(
+        self, slug: str, entry_id: int, *, by: str | None = None
+    ) -> tuple[Entry, list[Change]]:
+        """Undelete an entry, as it was when deleted. A published one reappears for readers
+        (a ``created`` event, returned). :class:`Conflict` if it is not deleted, or was
+        deleted before deleted entries kept their content."""
+        del by
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug, lock=True)
+            row = await self._entry_row(conn, feed, entry_id)
+            if not row.deleted:
+                raise Conflict(f"entry {entry_id} is not deleted")
+            if not row.body:
+                raise Conflict(f"entry {entry_id} was deleted before its text was kept")
+            now = _now()
+            public = row.status == PUBLISHED
+            values: dict[str, Any] = {"deleted": False, "updated_at": now}
+            if public:
+                values["rev"] = await self._next_rev(conn, feed.id, now)
+            await conn.execute(update(entries).where(entries.c.id == entry_id).values(**values))
+            entry = await self._entry(conn, feed, entry_id)
+            if not public:
+                return entry, []
+            payload = entry_event("created", entry)
+            await self._log(conn, feed.id, entry.rev, payload, now)
+        return entry, [Change(slug, entry.rev, payload)]
+
+    async def list_revisions(self, slug: str, entry_id: int) -> list[EntryRevision]:
+        """The entry's earlier versions, oldest first (deleted entries' too)."""
+        async with self._read() as conn:
+            feed = await self._feed_row(conn, slug)
+            await self._entry_row(conn, feed, entry_id)
+            rows = (
+                await conn.execute(
+                    select(entry_revisions)
+                    .where(entry_revisions.c.entry_id == entry_id)
+                    .order_by(entry_revisions.c.number)
+                )
+            ).all()
+        zone = ZoneInfo(feed.timezone)
+        return [_revision_from_row(row, zone) for row in rows]
+
+    async def restore_revision(
+        self, slug: str, entry_id: int, number: int, *, by: str | None = None
+    ) -> tuple[Entry, list[Change]]:
+        """Make revision ``number``'s body, media and author the entry's current version: a
+        new edit (the replaced version is kept too; a published entry logs ``updated``).
+        :class:`NotFound` for an unknown revision or a deleted entry."""
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug, lock=True)
+            row = await self._entry_row(conn, feed, entry_id)
+            if row.deleted:
+                raise NotFound(f"entry {entry_id} was deleted")
+            if not 0 < number <= MAX_ID:
+                raise NotFound(f"entry {entry_id} has no revision {number}")
+            old = (
+                await conn.execute(
+                    select(entry_revisions).where(
+                        entry_revisions.c.entry_id == entry_id,
+                        entry_revisions.c.number == number,
+                    )
+                )
+            ).first()
+            if old is None:
+                raise NotFound(f"entry {entry_id} has no revision {number}")
+            current = _entry_from_row(row, slug, ZoneInfo(feed.timezone))
+            values = {"body": old.body, "html": old.html, "media": old.media or []}
+            values["author"] = old.author
+            return await self._apply(conn, feed, row, current, values, by=by, reason="restore")
+
+    async def publish_due(self, *, limit: int = 100) -> list[tuple[Entry, list[Change]]]:
+        """Publish every scheduled entry whose ``publish_at`` has passed (at most ``limit``
+        per call); return each entry this call published, with the changes it logged.
+        Each entry is claimed by a conditional UPDATE (still ``scheduled``, still due, not
+        deleted) in the transaction that logs its
+        ``created`` event, so with several processes calling this at once each entry is
+        published exactly once: a claim that finds the row already taken changes nothing."""
+        now = _now()
+        async with self._read() as conn:
+            due = (
+                await conn.execute(
+                    select(entries.c.id, feeds.c.slug)
+                    .select_from(entries.join(feeds, feeds.c.id == entries.c.feed_id))
+                    .where(
+                        entries.c.status == "scheduled",
+                        entries.c.publish_at <= now,
+                        ~entries.c.deleted,
+                    )
+                    .order_by(entries.c.publish_at, entries.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        published = []
+        for entry_id, slug in due:
+            done = await self._publish_scheduled(slug, entry_id)
+            if done is not None:
+                published.append(done)
+        return published
+
+    async def _publish_scheduled(
+        self, slug: str, entry_id: int
+    ) -> tuple[Entry, list[Change]] | None:
+        async with self._write() as conn:
+            feed = await self._feed_row(conn, slug, lock=True)
+            now = _now()
+            claimed = await conn.execute(
+                update(entries)
+                .where(
+                    entries.c.id == entry_id,
+                    entries.c.status == "scheduled",
+                    entries.c.publish_at <= now,
+                    ~entries.c.deleted,
+                )
+                .values(status=PUBLISHED, publish_at=None, published_at=now, has_time=True)
+            )
+            if claimed.rowcount != 1:
+                return None  # another process published it, or it was moved meanwhile
+            row = await self._entry_row(conn, feed, entry_id)
+            made = await self._unpin_all(conn, feed, now, keep=entry_id) if row.pinned else []
             rev = await self._next_rev(conn, feed.id, now)
             await conn.execute(
-                update(entries)
-                .where(entries.c.id == entry_id)
-                .values(
-                    deleted=True,
-                    pinned=False,
-                    body="",
-                    html="",
-                    media=[],
-                    rev=rev,
-                    updated_at=now,
-                )
+                update(entries).where(entries.c.id == entry_id).values(rev=rev, updated_at=now)
             )
             entry = await self._entry(conn, feed, entry_id)
-            payload = entry_event("deleted", entry)
+            payload = entry_event("created", entry)
             await self._log(conn, feed.id, rev, payload, now)
-        return [Change(slug, rev, payload)]
+        return entry, [*made, Change(slug, rev, payload)]
+
+    async def list_team_entries(
+        self, slug: str, statuses: Sequence[str], *, limit: int
+    ) -> EntryPage:
+        """The feed's entries in ``statuses`` (any of draft, submitted, scheduled,
+        published, and ``deleted`` for deleted entries of any status, with their content),
+        most recently changed first: the team's lists, never a reader's."""
+        async with self._read() as conn:
+            feed = await self._feed_row(conn, slug)
+            wanted = [s for s in statuses if s != "deleted"]
+            match = []
+            if wanted:
+                match.append(and_(entries.c.status.in_(wanted), ~entries.c.deleted))
+            if "deleted" in statuses:
+                match.append(entries.c.deleted)
+            rows = (
+                await conn.execute(
+                    select(entries)
+                    .where(entries.c.feed_id == feed.id, or_(*match))
+                    .order_by(entries.c.updated_at.desc(), entries.c.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        zone = ZoneInfo(feed.timezone)
+        return EntryPage(
+            entries=[_entry_from_row(r, slug, zone, deleted_content=True) for r in rows],
+            next_before=None,
+            rev=feed.rev,
+        )
 
     async def list_entries(
         self,
@@ -655,8 +1036,9 @@ class Store:
         around: int | None = None,
         after: int | None = None,
     ) -> EntryPage:
-        """Newest-first page of live entries. At most one cursor (each the id of an entry of
-        the feed, deleted ones included, else :class:`InvalidCursor`):
+        """Newest-first page of public entries (published, not deleted). At most one cursor
+        (each the id of a published entry of the feed, deleted ones included, else
+        :class:`InvalidCursor`):
 
         * ``before``: the entries older than that one (the next page after it);
         * ``around``: that entry and the entries older than it (a deep link's page);
@@ -668,7 +1050,7 @@ class Store:
         name = "before" if before is not None else "around" if around is not None else "after"
         async with self._read() as conn:
             feed = await self._feed_row(conn, slug)
-            live = and_(entries.c.feed_id == feed.id, ~entries.c.deleted)
+            live = and_(entries.c.feed_id == feed.id, _public())
             query = select(entries).where(live)
             newer = None
             if cursor_id is not None:
@@ -677,7 +1059,9 @@ class Store:
                 cursor = (
                     await conn.execute(
                         select(entries.c.published_at, entries.c.id).where(
-                            entries.c.id == cursor_id, entries.c.feed_id == feed.id
+                            entries.c.id == cursor_id,
+                            entries.c.feed_id == feed.id,
+                            entries.c.status == PUBLISHED,  # readers know no other entry
                         )
                     )
                 ).first()
@@ -728,7 +1112,7 @@ class Store:
         sit in the timeline — for the top of a reader page, whose first page may not hold them."""
         async with self._read() as conn:
             feed = await self._feed_row(conn, slug)
-            live = and_(entries.c.feed_id == feed.id, ~entries.c.deleted)
+            live = and_(entries.c.feed_id == feed.id, _public())
             pinned = (
                 await conn.execute(select(entries).where(live, entries.c.pinned).limit(1))
             ).first()
@@ -846,12 +1230,14 @@ class Store:
         return {r["key"] for renditions in rows for r in renditions or []}
 
     async def prune_media(self, older_than: datetime) -> tuple[int, list[str]]:
-        """Delete media rows created before ``older_than`` that no entry carries (deleted
-        entries carry none); return how many, and the storage keys they owned."""
+        """Delete media rows created before ``older_than`` that no entry (in any status,
+        deleted ones included: they can be restored) and no kept revision carries; return
+        how many, and the storage keys they owned."""
         async with self._write() as conn:
             used: set[int] = set()
-            for items in (await conn.execute(select(entries.c.media))).scalars():
-                used.update(int(item["id"]) for item in items or [])
+            for column in (entries.c.media, entry_revisions.c.media):  # restorable versions too
+                for items in (await conn.execute(select(column))).scalars():
+                    used.update(int(item["id"]) for item in items or [])
             rows = (
                 await conn.execute(
                     select(media.c.id, media.c.renditions).where(media.c.created_at < older_than)
@@ -925,6 +1311,7 @@ class Store:
                     has_time=False,
                     import_key=item.import_key,
                 )
+                assert change is not None  # public: logged
                 made.append(change)
         return made
 

@@ -93,8 +93,42 @@ entries = Table(
     # The attached media as published (schemas.MediaItem dicts, URLs included): entry reads
     # and events need no join, and the event bytes stay what was sent.
     Column("media", JSON, nullable=False, default=list),
+    # The lifecycle (app.workflow): draft | submitted | scheduled | published. Readers see
+    # only published, not deleted entries; every reader query filters on both.
+    Column("status", String(10), nullable=False, default="published"),
+    # When a scheduled entry is due (UTC); NULL in every other status.
+    Column("publish_at", UTCDateTime, nullable=True),
+    # The last edit of the published entry's content (body, media, author); NULL if never.
+    Column("edited_at", UTCDateTime, nullable=True),
+    # Who wrote the current version (the principal's name); NULL for rows older than 0005.
+    Column("edited_by", String(100), nullable=True),
+    # How many earlier versions ``entry_revisions`` keeps for this entry.
+    Column("revisions", Integer, nullable=False, default=0),
     UniqueConstraint("feed_id", "import_key", name="uq_entries_feed_import_key"),
-    Index("ix_entries_feed_timeline", "feed_id", "published_at", "id"),
+    # The reader timeline: published entries of a feed, newest first.
+    Index("ix_entries_feed_status_timeline", "feed_id", "status", "published_at", "id"),
+    # The scheduler's due query (status = 'scheduled' AND publish_at <= now).
+    Index("ix_entries_status_publish_at", "status", "publish_at"),
+)
+
+# Earlier versions of published entries: each edit of a published entry's content keeps
+# the version it replaced here, numbered 1, 2, … per entry.
+entry_revisions = Table(
+    "entry_revisions",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("media", JSON, nullable=False, default=list),
+    Column("author", String(100), nullable=True),
+    # When this version was written, and by whom (principal name; NULL before 0005).
+    Column("written_at", UTCDateTime, nullable=False),
+    Column("written_by", String(100), nullable=True),
+    # When it was replaced, by whom, and how ("edit", or "restore" of another version).
+    Column("replaced_at", UTCDateTime, nullable=False),
+    Column("replaced_by", String(100), nullable=True),
+    Column("reason", String(10), nullable=False),
 )
 
 # The change log: one row per revision, holding the exact event bytes the live transports

@@ -40,12 +40,21 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.live.close_codes",
             "app.live.frames",
             "app.live.flood",
+            "app.workflow",
         ),
     ),
     ("storage", ("app.store", "app.brokers", "app.media", "app.importer")),
     (
         "process",
-        ("app.hub", "app.catchup", "app.watched", "app.presence", "app.team", "app.state"),
+        (
+            "app.hub",
+            "app.catchup",
+            "app.watched",
+            "app.presence",
+            "app.team",
+            "app.state",
+            "app.scheduler",
+        ),
     ),
     (
         "http",
