@@ -150,6 +150,10 @@ def start_cluster(
 # ---------------------------------------------------------------------------------------
 
 
+class RetryLater(OSError):
+    """The server refused a stream for now (SSE 503): the reader reconnects, like a page."""
+
+
 class Reset(Exception):
     """The server sent ``reset``: the client must reload over HTTP."""
 
@@ -416,6 +420,9 @@ class SseReader(Reader):
             httpx.AsyncClient(timeout=timeout) as client,
             client.stream("GET", target, headers=headers) as response,
         ):
+            if response.status_code == 503:
+                # Refused by a draining (or over-budget) process: retry, as the page does.
+                raise RetryLater(f"{target}: 503 {response.headers.get('retry-after')}")
             assert response.status_code == 200, response.status_code
             assert response.headers["content-type"].startswith("text/event-stream")
             self.connections.append(log)
