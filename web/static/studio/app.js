@@ -9,6 +9,7 @@ import { LiveClient } from "../lib/live-client.js";
 import { Api, offline, statusOf } from "./api.js";
 import { Composer } from "./composer.js";
 import { Messages, byId, button, confirmDialog, copyField, input, textarea } from "./dom.js";
+import { TeamDesk } from "./desk.js";
 import { EntryList } from "./entries.js";
 import { FeedPanel, feedLabel } from "./feed-panel.js";
 import { t, tn } from "./i18n.js";
@@ -23,7 +24,13 @@ export class Studio {
     this.api = new Api();
     this.messages = new Messages();
     this.entries = new EntryList(this.api, this.messages);
-    this.composer = new Composer(this.api, this.messages, (entry) => this.entries.upsert(entry));
+    this.desk = new TeamDesk(this.api, this.messages, (entry) => this.entries.upsert(/** @type {any} */ (entry)));
+    this.composer = new Composer(this.api, this.messages, (entry) => {
+      // A draft or a submission goes to the team desk; a published update to the list.
+      if (/** @type {any} */ (entry).status && /** @type {any} */ (entry).status !== "published") {
+        this.desk.upsert(/** @type {any} */ (entry));
+      } else this.entries.upsert(entry);
+    });
     this.panel = new FeedPanel(this.api);
     this.tokens = new TokenList(this.api);
     /** @type {WhoAmI | null} */
@@ -40,6 +47,16 @@ export class Studio {
       this.signOut(t("token_expired"));
     this.entries.onFeed = (feed) => this.applyFeed(feed);
     this.entries.onFirstPage = () => this.followLive();
+  }
+
+  /**
+   * May this person publish on feed `slug` (the team desk's review actions)? Bearer tokens
+   * are the admin or an editor of their feed; the server decides in the end.
+   * @param {string} slug
+   */
+  canPublish(slug) {
+    const who = this.who;
+    return !!who && (who.is_admin || who.feed === slug);
   }
 
   get isAdmin() {
@@ -97,6 +114,7 @@ export class Studio {
     this.who = null;
     this.feed = null;
     this.entries.open(null);
+    this.desk.close();
     save("session", TOKEN_KEY, null);
     byId("sd-app").hidden = true;
     byId("sd-who").hidden = true;
@@ -147,6 +165,7 @@ export class Studio {
     this.panel.show(feed, this.isAdmin);
     if (this.isAdmin) void this.tokens.load(feed.slug);
     this.composer.open(feed.slug);
+    this.desk.open(feed.slug, this.canPublish(feed.slug));
     await this.entries.load(null);
   }
 
@@ -298,6 +317,9 @@ export class Studio {
       ev.preventDefault();
       this.composer.publish();
     });
+    byId("sd-save-draft").addEventListener("click", () => this.composer.publish("draft"));
+    byId("sd-submit").addEventListener("click", () => this.composer.publish("submitted"));
+    this.desk.bind();
     this.composer.tray.bind();
     byId("sd-compose").addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {

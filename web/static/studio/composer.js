@@ -22,7 +22,7 @@ import { AUTHOR_KEY, DRAFT_PREFIX, load, save, uuid } from "./storage.js";
 
 /**
  * What is sent to create an entry.
- * @typedef {{body: string, pinned: boolean, key_event: boolean, author?: string, media?: MediaRef[]}} EntryPayload
+ * @typedef {{body: string, pinned: boolean, key_event: boolean, author?: string, media?: MediaRef[], status?: string}} EntryPayload
  */
 
 /**
@@ -160,7 +160,12 @@ export class Composer {
     }
   }
 
-  async publish() {
+  /**
+   * Send the update: published at once (no `status`), or kept for the team as a `draft` or
+   * `submitted` for an editor's review (it then appears on the team desk, not to readers).
+   * @param {"draft" | "submitted"} [status]
+   */
+  async publish(status) {
     const slug = this.slug;
     if (this.publishing || !slug) return;
     const error = byId("sd-compose-error");
@@ -186,6 +191,7 @@ export class Composer {
     const payload = { body: d.body, pinned: d.pinned, key_event: d.key_event };
     if (author) payload.author = author;
     if (media.length) payload.media = media;
+    if (status) payload.status = status;
     // The server binds a key to its first body (another body → 409). After a lost response,
     // resend exactly what was sent, then bring the entry up to date with a PATCH.
     const first = d.sent || payload;
@@ -216,7 +222,9 @@ export class Composer {
       } else {
         this.writeDraft(null, slug);
       }
-      this.messages.toast(t("published_toast"));
+      this.messages.toast(
+        status === "draft" ? t("compose_saved_draft") : status === "submitted" ? t("compose_submitted") : t("published_toast")
+      );
       byId("sd-body").focus();
     } catch (err) {
       error.textContent = this.api.explain(err);
