@@ -212,7 +212,7 @@ STUDIO_MESSAGES: MessageTable = {
     "desk_to_draft": N_("Return to draft"),
     "desk_delete": N_("Delete"),
     "desk_restore": N_("Restore"),
-    "desk_edit_label": N_("Text (Markdown)"),
+    "desk_edit_label": N_("Edit update"),
     "desk_save": N_("Save"),
     "desk_cancel": N_("Cancel"),
     "desk_schedule_label": N_("Publish at"),
