@@ -233,6 +233,18 @@ STUDIO_MESSAGES: MessageTable = {
     "history_restore": N_("Restore this version"),
     "history_restored": N_("Version {n} restored: readers see it now."),
     "history_close": N_("Close"),
+    # -- accounts in the studio (team's own)
+    "email_label": N_("Email address"),
+    "password_label": N_("Password"),
+    "sign_in_account": N_("Sign in with your account"),
+    "signin_token_title": N_("Or, for automation: a token"),
+    "sign_out_everywhere": N_("Sign out everywhere"),
+    "signed_out_everywhere": N_("Signed out on every device."),
+    "login_missing": N_("Enter your email address and password."),
+    "role_admin": N_("admin"),
+    "role_editor": N_("editor"),
+    "role_contributor": N_("contributor"),
+    "session_ended": N_("Your session has ended. Sign in again — your draft is kept."),
 }
 
 

@@ -24,8 +24,10 @@ export function offline() {
 
 export class Api {
   constructor() {
-    /** @type {string | null} */
+    /** A bearer token (automation, the token sign-in); null: the session cookie. @type {string | null} */
     this.token = null;
+    /** The session's CSRF token, sent on every unsafe call (cookie sign-in). @type {string | null} */
+    this.csrf = null;
     /** Called on any 401 (the token expired or was revoked). @type {() => void} */
     this.onUnauthorized = () => {};
   }
@@ -41,6 +43,7 @@ export class Api {
     /** @type {Record<string, string>} */
     const h = { Accept: "application/json", ...headers };
     if (this.token) h.Authorization = `Bearer ${this.token}`;
+    else if (this.csrf && method !== "GET" && method !== "HEAD") h["X-CSRF-Token"] = this.csrf;
     if (body !== undefined) h["Content-Type"] = "application/json";
     let response;
     try {
@@ -49,7 +52,8 @@ export class Api {
         headers: h,
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
-        credentials: "omit",
+        // A bearer token stands alone; without one, the session cookie (same origin only).
+        credentials: this.token ? "omit" : "same-origin",
       });
     } catch {
       throw new ApiError(0, "network");

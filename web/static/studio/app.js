@@ -17,7 +17,13 @@ import { TokenList } from "./tokens.js";
 import { AUTHOR_KEY, FEED_KEY, TOKEN_KEY, load, save } from "./storage.js";
 
 /** @typedef {import("../lib/model.js").Feed} Feed */
-/** @typedef {{is_admin: boolean, feed: string | null, name: string}} WhoAmI */
+/**
+ * `GET /api/whoami`: a token (admin, or a reporter of `feed`) or an account (`kind: "account"`,
+ * its role per feed in `feeds`, its rights per feed, and the session's CSRF token).
+ * @typedef {{is_admin: boolean, feed: string | null, name: string, kind?: string, role?: string,
+ *   feeds?: Record<string, string>, rights?: Record<string, Record<string, string>>,
+ *   csrf_token?: string | null}} WhoAmI
+ */
 
 export class Studio {
   constructor() {
@@ -44,7 +50,8 @@ export class Studio {
     this.closeTable = pageCloseTable(document);
 
     this.api.onUnauthorized = () =>
-      this.signOut(t("token_expired"));
+      this.signOut(this.isAccount ? t("session_ended") : t("token_expired"));
+    this.desk.onSignedOut = () => this.signOut(this.isAccount ? t("session_ended") : t("token_expired"));
     this.entries.onFeed = (feed) => this.applyFeed(feed);
     this.entries.onFirstPage = () => this.followLive();
   }
@@ -56,7 +63,10 @@ export class Studio {
    */
   canPublish(slug) {
     const who = this.who;
-    return !!who && (who.is_admin || who.feed === slug);
+    if (!who) return false;
+    if (who.is_admin || who.feed === slug) return true;
+    const rights = (who.rights || {})[slug] || {};
+    return rights["entry.publish"] === "allow";
   }
 
   get isAdmin() {
@@ -65,7 +75,41 @@ export class Studio {
 
   // ---- sign in / out ------------------------------------------------------------------------
 
-  /** @param {string} token @param {boolean} [quiet] a token restored from this tab */
+  /** Signed in with an account (the session cookie): a person, not a token. */
+  get isAccount() {
+    return !!(this.who && this.who.kind === "account");
+  }
+
+  /**
+   * Sign in with an account: the server sets the session cookie and gives the CSRF token.
+   * @param {string} email @param {string} password
+   */
+  async logIn(email, password) {
+    const error = byId("sd-login-error");
+    error.textContent = "";
+    this.api.token = null;
+    try {
+      const res = await this.api.call("POST", "/api/session", { email, password });
+      this.api.csrf = res.data.csrf_token;
+    } catch (err) {
+      const status = statusOf(err);
+      error.textContent =
+        status === 401 || status === 403 || status === 429
+          ? /** @type {any} */ (err).detail
+          : this.api.explain(err);
+      byId("sd-password").focus();
+      return;
+    }
+    input("sd-password").value = "";
+    save("session", TOKEN_KEY, null);
+    await this.signIn(null);
+  }
+
+  /**
+   * Who is signed in (a token, or with `null` the session cookie), then open the console.
+   * @param {string | null} token
+   * @param {boolean} [quiet] restored from this tab (or a session still open): no message
+   */
   async signIn(token, quiet = false) {
     this.api.token = token;
     let who;
@@ -73,8 +117,10 @@ export class Studio {
       who = /** @type {WhoAmI} */ ((await this.api.call("GET", "/api/whoami")).data);
     } catch (err) {
       this.api.token = null;
+      this.api.csrf = null;
       save("session", TOKEN_KEY, null);
       const status = statusOf(err);
+      if (token === null && quiet) return; // no open session: the sign-in form stays
       if (quiet && status === 0) {
         byId("sd-signin-error").textContent = offline();
         return;
@@ -85,14 +131,20 @@ export class Studio {
       return;
     }
     this.who = who;
+    if (token === null) this.api.csrf = who.csrf_token || null;
     save("session", TOKEN_KEY, token);
     byId("sd-signin").hidden = true;
     byId("sd-app").hidden = false;
     byId("sd-who").hidden = false;
-    byId("sd-who-name").textContent = who.is_admin ? t("admin") : `${who.name} · ${who.feed}`;
+    byId("sd-who-name").textContent = this.isAccount
+      ? `${who.name} · ${t(`role_${who.role || "contributor"}`)}`
+      : who.is_admin
+        ? t("admin")
+        : `${who.name} · ${who.feed}`;
+    byId("sd-signout-all").hidden = !this.isAccount;
     byId("sd-admin").hidden = !who.is_admin;
     byId("sd-origins-form").hidden = !who.is_admin;
-    byId("sd-feed-field").hidden = !who.is_admin;
+    byId("sd-feed-field").hidden = !who.is_admin && Object.keys(who.feeds || {}).length < 2;
     byId("sd-status-hint").hidden = who.is_admin;
     button("sd-status-toggle").disabled = !who.is_admin;
     try {
@@ -107,10 +159,29 @@ export class Studio {
     }
   }
 
+  /**
+   * End the session on the server (an account), then sign out here.
+   * @param {boolean} everywhere every session of the account, on every device
+   */
+  async endSession(everywhere) {
+    if (this.isAccount) {
+      try {
+        await this.api.call(everywhere ? "POST" : "DELETE", everywhere ? "/api/session/logout-everywhere" : "/api/session");
+      } catch (err) {
+        if (statusOf(err) !== 401) {
+          this.messages.banner(this.api.explain(err));
+          return;
+        }
+      }
+    }
+    this.signOut(everywhere ? t("signed_out_everywhere") : t("signed_out"));
+  }
+
   /** @param {string} message */
   signOut(message) {
     this.stopLive();
     this.api.token = null;
+    this.api.csrf = null;
     this.who = null;
     this.feed = null;
     this.entries.open(null);
@@ -131,10 +202,13 @@ export class Studio {
   async loadFeeds(preferred) {
     const who = this.who;
     if (!who) return;
+    const slugs = this.isAccount ? Object.keys(who.feeds || {}) : [who.feed || ""];
     /** @type {Feed[]} */
     const feeds = who.is_admin
       ? (await this.api.call("GET", "/api/feeds")).data
-      : [(await this.api.call("GET", `/api/feeds/${encodeURIComponent(who.feed || "")}`)).data];
+      : await Promise.all(
+          slugs.map(async (slug) => (await this.api.call("GET", `/api/feeds/${encodeURIComponent(slug)}`)).data)
+        );
     this.feeds = feeds;
     /** @type {HTMLSelectElement} */
     const select = byId("sd-feed");
@@ -166,6 +240,8 @@ export class Studio {
     if (this.isAdmin) void this.tokens.load(feed.slug);
     this.composer.open(feed.slug);
     this.desk.open(feed.slug, this.canPublish(feed.slug));
+    // A contributor writes drafts and submits them; only an editor publishes.
+    byId("sd-publish").hidden = !this.canPublish(feed.slug);
     await this.entries.load(null);
   }
 
@@ -278,7 +354,21 @@ export class Studio {
       await this.signIn(token);
       submit.disabled = false;
     });
-    byId("sd-signout").addEventListener("click", () => this.signOut(t("signed_out")));
+    byId("sd-signout").addEventListener("click", () => void this.endSession(false));
+    byId("sd-signout-all").addEventListener("click", () => void this.endSession(true));
+    byId("sd-login-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const email = input("sd-email").value.trim();
+      const password = input("sd-password").value;
+      if (!email || !password) {
+        byId("sd-login-error").textContent = t("login_missing");
+        return;
+      }
+      const submit = button("sd-login-submit");
+      submit.disabled = true;
+      await this.logIn(email, password);
+      submit.disabled = false;
+    });
     byId("sd-banner-close").addEventListener("click", () => this.messages.banner(""));
     byId("sd-feed").addEventListener("change", async () => {
       const slug = /** @type {HTMLSelectElement} */ (byId("sd-feed")).value;
@@ -417,6 +507,10 @@ export class Studio {
 
     const token = load("session", TOKEN_KEY);
     if (token) this.signIn(token, true);
-    else byId("sd-token").focus();
+    else {
+      // A session may still be open (the cookie): resume it, else the sign-in form.
+      byId("sd-email").focus();
+      void this.signIn(null, true);
+    }
   }
 }

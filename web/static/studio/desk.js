@@ -118,6 +118,8 @@ export class TeamDesk {
     /** @type {number | null} the entry whose editor is open here */
     this.editingId = null;
     this.loadSeq = 0;
+    /** The team channel closed with 4401: the session ended or the account was disabled. */
+    this.onSignedOut = () => {};
   }
 
   /**
@@ -136,7 +138,10 @@ export class TeamDesk {
       token: () => this.api.token,
       onConnected: () => void this.load(),
       onFrame: (frame) => this.handle(frame),
-      onState: (state, code) => this.showState(state, code),
+      onState: (state, code) => {
+        this.showState(state, code);
+        if (state === "stopped") this.onSignedOut();
+      },
     });
     this.channel.start();
   }
