@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             team=team_channel,
             draining=draining,
         )
+        # The team channel hears every entry write, drafts included (app/team.py).
+        state.entry_listeners.append(team_channel.on_entry)
         app.state.livefeed = state
         metrics.bind(state)
         await hub.start()

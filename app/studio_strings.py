@@ -236,7 +236,7 @@ STUDIO_MESSAGES: MessageTable = {
     # -- accounts in the studio (team's own)
     "email_label": N_("Email address"),
     "password_label": N_("Password"),
-    "sign_in_account": N_("Sign in with your account"),
+    "sign_in_account": N_("Log in"),
     "signin_token_title": N_("Or, for automation: a token"),
     "sign_out_everywhere": N_("Sign out everywhere"),
     "signed_out_everywhere": N_("Signed out on every device."),

@@ -46,6 +46,7 @@ from redis.exceptions import RedisError
 from app.brokers.base import Broker, BrokerUnavailable
 from app.live.close_codes import TEAM_SIGNED_OUT
 from app.presence import EXPIRY_INTERVALS, ProcessFields
+from app.schemas import Entry
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,14 @@ class TeamChannel:
         frame = _frame({"type": "entry", "action": action, "entry": entry})
         self._send(feed, frame)
         await self._notify({"k": "frame", "f": feed, "frame": frame.decode()})
+
+    async def on_entry(self, feed: str, entry: Entry) -> None:
+        """An ``AppState.entry_listeners`` listener: every committed entry write (API and
+        scheduler), drafts included, told to the feed's team. The action is what the entry
+        is now: ``deleted``, else its status (a draft: ``updated``)."""
+        status = str(entry.status)
+        action = "deleted" if entry.deleted else ("updated" if status == "draft" else status)
+        await self.entry_changed(feed, action, entry.model_dump(mode="json"))
 
     async def revoke(self, *, user_id: int | None = None, session_id: str | None = None) -> None:
         """Close, in every process, the team connections of ``session_id`` (it ended) or of

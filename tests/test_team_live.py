@@ -93,6 +93,47 @@ async def test_presence_and_editing_reach_the_other_member_live(cluster: Cluster
     await wait_until_async(lambda: ana.names() == ["Ana"], 20)
 
 
+async def write(cluster: Cluster, i: int, method: str, path: str, **body: Any) -> Any:
+    response = await cluster.http.request(
+        method,
+        cluster.url(i, path),
+        json=body or None,
+        headers={"Authorization": "Bearer test-admin-token"},
+    )
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+async def test_unpublished_work_reaches_the_team_live_in_every_process(cluster: Cluster) -> None:
+    """Each write of an unpublished entry is pushed to every member as it happens — on the
+    other process too — with no refetch (the members never reconnect here)."""
+    slug = "newsroom"
+    await cluster.create_feed(slug)
+    ana, ben = await two_members(cluster, slug)
+    base = f"/api/feeds/{slug}/entries"
+    draft = await write(cluster, 0, "POST", base, body="Draft one.", status="draft")
+    entry = f"{base}/{draft['id']}"
+    await write(cluster, 0, "PATCH", entry, body="Draft one, edited.")
+    await write(cluster, 0, "POST", f"{entry}/submit")
+    await write(cluster, 0, "POST", f"{entry}/publish")
+    await write(cluster, 0, "DELETE", entry)
+    await write(cluster, 0, "POST", f"{entry}/restore")
+    want = [
+        ("updated", "draft", "Draft one."),
+        ("updated", "draft", "Draft one, edited."),
+        ("submitted", "submitted", "Draft one, edited."),
+        ("published", "published", "Draft one, edited."),
+        ("deleted", "published", ""),  # a deleted entry carries no text
+        ("published", "published", "Draft one, edited."),
+    ]
+    for member in (ana, ben):
+        await wait_until_async(lambda m=member: len(m.of("entry")) == len(want), 20)  # type: ignore[misc]
+        got = [(f["action"], f["entry"]["status"], f["entry"]["body"]) for f in member.of("entry")]
+        assert got == want
+        assert all(f["entry"]["id"] == draft["id"] for f in member.of("entry"))
+        assert len(member.of("hello")) == 1  # no reconnect: every frame came live
+
+
 async def test_a_reader_of_the_feed_never_gets_a_team_frame(cluster: Cluster) -> None:
     slug = "private"
     await cluster.create_feed(slug)
@@ -112,10 +153,15 @@ async def test_a_reader_of_the_feed_never_gets_a_team_frame(cluster: Cluster) ->
         ana, ben = await two_members(cluster, slug)
         await ana.send({"type": "editing", "entry": 3})
         await wait_until_async(lambda: ben.editing().get("Ana") == [3], 20)
+        base = f"/api/feeds/{slug}/entries"
+        secret = await write(cluster, 0, "POST", base, body="Secret draft.", status="draft")
+        await write(cluster, 0, "POST", f"{base}/{secret['id']}/submit")
+        await wait_until_async(lambda: len(ben.of("entry")) == 2, 20)
         await cluster.post(0, slug, body="Public.")  # readers are live and get this one
         await wait_until_async(
             lambda: sum(f["type"] == "entry" for f in reader_frames) == len(readers), 20
         )
+        assert "Secret draft" not in json.dumps(reader_frames)
         team_types = {"presence", "error"}
         assert not [f for f in reader_frames if f["type"] in team_types], reader_frames
         assert not [f for f in reader_frames if "members" in f or "you" in f], reader_frames

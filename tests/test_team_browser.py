@@ -1,0 +1,128 @@
+"""The studio's team work in Debian's Chromium against a real ``livefeed serve``: two people in
+two browser contexts (a contributor and an editor) and a reader in a third. The contributor
+writes and submits; the editor sees it arrive live, reviews, publishes and schedules; the
+reader sees each update only once it is published — checked absent before.
+
+No sleeps: every wait is on an observable condition (``expect``/``wait_for_*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.support.fixtures import unique_name
+from tests.support.services import LivefeedServer
+
+ENTRY = "article.lf-entry"
+LIVE = ".lf-conn[data-state='live']"
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+Factory = Callable[..., LivefeedServer]
+
+
+async def token_for(server: LivefeedServer, slug: str, name: str) -> str:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            server.url(f"/api/feeds/{slug}/tokens"), json={"name": name}, headers=ADMIN
+        )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+async def studio_for(context: BrowserContext, server: LivefeedServer, token: str) -> Page:
+    page = await context.new_page()
+    await page.goto(server.url("/studio"))
+    await page.get_by_label("Reporter or admin token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#sd-desk")).to_be_visible()
+    await expect(page.locator("#sd-desk-conn")).to_have_attribute("data-state", "live")
+    return page
+
+
+async def test_contributor_submits_editor_publishes_reader_sees_it_only_then(
+    chromium_browser: Browser, livefeed_factory: Factory
+) -> None:
+    server = livefeed_factory({"LIVEFEED_SCHEDULER_INTERVAL_SECONDS": "0.5"})
+    slug = unique_name("desk")
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(
+            server.url("/api/feeds"), json={"slug": slug, "title": "Vote night"}, headers=ADMIN
+        )
+    assert created.status_code == 201, created.text
+    carla = await token_for(server, slug, "Carla Contributor")
+    eddie = await token_for(server, slug, "Eddie Editor")
+
+    contexts = [await chromium_browser.new_context() for _ in range(3)]
+    try:
+        contributor = await studio_for(contexts[0], server, carla)
+        editor = await studio_for(contexts[1], server, eddie)
+        reader = await contexts[2].new_page()
+        await reader.goto(server.url(f"/feeds/{slug}"))
+        await reader.wait_for_selector(LIVE, state="attached")
+        reader_bodies = reader.locator(f"{ENTRY} .lf-body")
+
+        # Presence: each sees both people in the console, themselves marked.
+        for page, me in ((contributor, "Carla Contributor"), (editor, "Eddie Editor")):
+            people = page.locator("#sd-presence-list li")
+            await expect(people).to_have_count(2)
+            await expect(page.locator("#sd-presence-list .is-self")).to_contain_text(me)
+
+        # The contributor writes and submits for review.
+        await contributor.locator("#sd-body").fill("The count is **delayed** in ward 3.")
+        await contributor.get_by_role("button", name="Submit for review").first.click()
+        await expect(contributor.locator("#sd-list-submitted li")).to_have_count(1)
+
+        # The editor sees it arrive in the review queue without reloading.
+        queued = editor.locator("#sd-list-submitted li", has_text="The count is delayed")
+        await expect(queued).to_have_count(1)
+        # ... and the reader does not have it (the page is live: a published update arrives).
+        await expect(reader_bodies).to_have_count(0)
+
+        # The editor opens it in the editor: the contributor sees who is editing it.
+        await queued.get_by_role("button", name="Edit").click()
+        mine = contributor.locator("#sd-list-submitted li", has_text="The count is delayed")
+        await expect(mine.locator(".sd-editing")).to_have_text("Being edited by Eddie Editor")
+        await queued.get_by_label("Edit update").fill("The count is **delayed** in ward 3 and 4.")
+        await queued.get_by_role("button", name="Save").click()
+        await expect(mine.locator(".sd-editing")).to_be_hidden()
+        await expect(mine).to_contain_text("ward 3 and 4")
+        await expect(reader_bodies).to_have_count(0)
+
+        # Publish: the reader sees it now, live; it leaves both desks.
+        await queued.get_by_role("button", name="Publish now").click()
+        await expect(reader_bodies.first).to_have_text("The count is delayed in ward 3 and 4.")
+        await expect(editor.locator("#sd-list-submitted li")).to_have_count(0)
+        await expect(contributor.locator("#sd-list-submitted li")).to_have_count(0)
+        await expect(editor.locator("#sd-entries .sd-entry")).to_have_count(1)
+
+        # Scheduled: submitted, then scheduled a few seconds ahead; the reader gets it only
+        # when the scheduler publishes it.
+        await contributor.locator("#sd-body").fill("Results expected at midnight.")
+        await contributor.get_by_role("button", name="Submit for review").first.click()
+        later = editor.locator("#sd-desk li", has_text="Results expected")
+        await expect(later).to_have_count(1)
+        await later.get_by_role("button", name="Schedule…").click()
+        at = await editor.evaluate(
+            """() => {
+                const d = new Date(Date.now() + 4000);
+                const p = (n) => String(n).padStart(2, "0");
+                return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T` +
+                       `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+            }"""
+        )
+        await later.get_by_label("Publish at").fill(at)
+        await later.get_by_role("button", name="Schedule", exact=True).click()
+        await expect(contributor.locator("#sd-list-scheduled li")).to_have_count(1)
+        assert await reader_bodies.count() == 1  # scheduled is not published
+        await expect(reader_bodies.first).to_have_text(
+            "Results expected at midnight.", timeout=20_000
+        )
+        await expect(contributor.locator("#sd-list-scheduled li")).to_have_count(0)
+        await expect(reader_bodies).to_have_count(2)
+    finally:
+        for context in contexts:
+            await context.close()
