@@ -180,6 +180,8 @@ READER_MESSAGES: MessageTable = {
     "newer_page": N_("Newer updates"),
     "in_timeline": N_("See this update in the live timeline"),
     "update_deleted": N_("This update was deleted."),
+    # An edited update's discreet mark; {time} is the clock time of the last edit.
+    "updated": N_("updated {time}"),
     "to_feed": N_("Go to the live blog"),
     "update_of": N_("Update from"),
     "no_such_update": N_("No update {id} in “{feed}”."),

@@ -159,6 +159,9 @@ class EntryView:
     headline: str
     #: At the top of the page (above the fold): its images load at once, not lazily.
     eager: bool = False
+    #: "updated 14:32" in the feed's language and zone, for an edited entry; else None.
+    edited_label: str | None = None
+    edited_attr: str = ""
 
     @property
     def body_html(self) -> Markup:
@@ -209,7 +212,19 @@ def entry_view(entry: Entry, zone: tzinfo, tag: str) -> EntryView:
     else:
         label = None
         attr = local.date().isoformat()  # a valid <time datetime>, without an invented time
-    return EntryView(entry, local.date(), label, attr, headline(entry))
+    edited_label, edited_attr = None, ""
+    if entry.edited_at is not None:
+        edited_label = strings(tag)["updated"].format(time=clock_time(entry.edited_at, zone, tag))
+        edited_attr = entry.edited_at.astimezone(zone).isoformat(timespec="seconds")
+    return EntryView(
+        entry,
+        local.date(),
+        label,
+        attr,
+        headline(entry),
+        edited_label=edited_label,
+        edited_attr=edited_attr,
+    )
 
 
 def group_by_day(entries: Iterable[Entry], zone: tzinfo, tag: str) -> list[DayGroup]:

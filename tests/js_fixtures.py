@@ -132,6 +132,12 @@ def format_cases() -> dict[str, Any]:
                     "dayKey": local.date().isoformat(),
                     "heading": timeline.day_heading(local.date(), tag),
                     "time": timeline.clock_time(moment, zone, tag),
+                    # An entry edited at this instant: its "updated 14:32" mark.
+                    "updated": timeline.entry_view(
+                        _entry("x", "<p>x</p>").model_copy(update={"edited_at": moment}),
+                        zone,
+                        tag,
+                    ).edited_label,
                 }
             )
         plurals = [

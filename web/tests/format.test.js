@@ -34,6 +34,7 @@ for (const locale of cases.locales) {
         assert.equal(fmt.dayKey(f), instant.dayKey);
         assert.equal(fmt.heading(f), instant.heading);
         assert.equal(fmt.time(f), instant.time);
+        assert.equal(fmt.updated(f), instant.updated);
       });
     }
     test("plural messages", () => {

@@ -182,6 +182,16 @@ export class Formatter {
   }
 
   /**
+   * An edited entry's mark, e.g. `mis à jour à 14:32` (`app.timeline.entry_view`): the
+   * `updated` string with the clock time of the edit.
+   * @param {Fields} f
+   */
+  updated(f) {
+    const words = this.cfg.strings.updated;
+    return (typeof words === "string" ? words : "{time}").replace("{time}", this.time(f));
+  }
+
+  /**
    * What a key-event link shows as its time: the clock time, or the day heading for an entry
    * without one (`app.timeline.build_timeline`).
    * @param {number} ts epoch milliseconds

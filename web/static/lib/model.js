@@ -21,6 +21,7 @@
  * @property {string} published_at ISO 8601
  * @property {boolean} [has_time] false for imported entries without a clock time
  * @property {boolean} [deleted]
+ * @property {string | null} [edited_at] ISO 8601: the last edit of the published entry, if any
  */
 
 /**

@@ -200,6 +200,13 @@ export class Timeline {
     const author = part(node, ".lf-author");
     author.textContent = e.author || "";
     author.hidden = !e.author;
+    // "updated 14:32": the server's words (`strings.updated`), the time as the page shows times.
+    // Not a <time>: the entry's one <time> is its publication time.
+    /** @type {HTMLElement} */
+    const edited = part(node, ".lf-edited");
+    edited.setAttribute("data-edited-at", e.edited_at || "");
+    edited.textContent = e.edited_at ? this.fmt.updated(this.fmt.fields(new Date(e.edited_at))) : "";
+    edited.hidden = !e.edited_at;
     // `html` is sanitized by the server (app/render.py): safe to insert as-is.
     part(node, ".lf-body").innerHTML = e.html;
     return node;
