@@ -216,7 +216,7 @@ async def entry_page(request: Request, slug: str, entry_id: str, state: StateDep
 
     async def build() -> tuple[bytes, bool]:
         try:
-            entry = await state.store.get_entry(slug, number)
+            entry = await state.store.get_public_entry(slug, number)
         except NotFound:
             raise _NotFoundError(no_update.format(id=number, feed=found.title)) from None
         if entry.deleted:
