@@ -70,11 +70,13 @@ bench: $(STAMP) services
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.storm
+	$(BIN)/python -m bench.readers
 
 bench-smoke: $(STAMP) services
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run --smoke
 	$(BIN)/python -m bench.storm --smoke
+	$(BIN)/python -m bench.readers --readers 200 --seconds 5 --messages 5
 
 # The reader UI's catalogs (app/i18n.py): app/locale/<lang>/LC_MESSAGES/messages.po.
 LANGUAGES := en fr de es it pt ru uk ar ja

@@ -32,7 +32,7 @@ from app.deps import SettingsDep, StateDep, StoreDep
 from app.openapi import errors
 from app.page_cache import not_modified
 from app.schemas import MAX_ID, is_valid_slug
-from app.templating import STATIC_DIR, frame_ancestors, not_found_page
+from app.templating import STATIC_DIR, frame_ancestors, unknown_feed_page
 from app.timeline import MAX_LIMIT
 
 router = APIRouter(tags=["embeds"])
@@ -83,7 +83,7 @@ async def embed_page(
     """
     feed = await state.store.get_feed(slug) if is_valid_slug(slug) else None
     if feed is None:
-        return not_found_page(f"No live blog called “{slug}”.")
+        return unknown_feed_page(request, slug)
     chosen: Theme = theme if theme in ("light", "dark") else "auto"  # type: ignore[assignment]
     response = await pages.render_timeline_page(
         request,

@@ -1,5 +1,9 @@
 """Every failure becomes a 4xx JSON body ``{"detail": "…"}`` that names the problem.
 
+``detail`` is English and stable. A request whose ``Accept-Language`` names one of the UI's
+languages also gets ``message``, the same words in that language (:mod:`app.api_messages`),
+and ``Vary: Accept-Language``.
+
 Unexpected exceptions become a 500 with a generic message (and a logged traceback); the
 test suite treats any 500 as a bug.
 """
@@ -19,6 +23,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import api_messages
 from app.store import Conflict, InvalidCursor, InvalidMedia, NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -40,21 +45,41 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {message}" if where else message
 
 
+def _with_message(
+    request: Request, body: dict[str, Any], parts: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``body`` plus ``message`` when the request asks for a language (and the header that
+    says the answer depends on it); as it is otherwise."""
+    language = api_messages.requested_language(request.headers.get("accept-language"))
+    if language is None:
+        return body, {}
+    detail = str(body["detail"])
+    message = (
+        api_messages.localized_parts(parts, language)
+        if parts
+        else api_messages.localized(detail, language)
+    )
+    return {**body, "message": message}, {"Vary": "Accept-Language"}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         malformed = any(e.get("type") == "json_invalid" for e in errors)
-        return JSONResponse(
+        parts = [_describe(e) for e in errors]
+        body, headers = _with_message(
+            request,
             {
-                "detail": "; ".join(_describe(e) for e in errors),
+                "detail": "; ".join(parts),
                 "errors": [
                     {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
                     for e in errors
                 ],
             },
-            status_code=400 if malformed else 422,
+            parts,
         )
+        return JSONResponse(body, status_code=400 if malformed else 422, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -62,10 +87,16 @@ def install(app: FastAPI) -> None:
             # Starlette names only the methods of the first route matching the path; FastAPI
             # makes one route per method, so list every route's (GET, POST… and HEAD).
             exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(request))}
+        if isinstance(exc.detail, str):
+            body, vary = _with_message(request, {"detail": exc.detail})
+            if vary:
+                return JSONResponse(
+                    body, status_code=exc.status_code, headers={**(exc.headers or {}), **vary}
+                )
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(StoreError)
-    async def _store(_request: Request, exc: StoreError) -> JSONResponse:
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
         status = 500
         if isinstance(exc, NotFound):
             status = 404
@@ -75,15 +106,15 @@ def install(app: FastAPI) -> None:
             status = 400
         elif isinstance(exc, InvalidMedia):
             status = 422
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        body, headers = _with_message(request, {"detail": str(exc)})
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Answered outside every middleware (Starlette's ServerErrorMiddleware): say it here.
-        return JSONResponse(
-            {"detail": "internal error"}, status_code=500, headers={NOSNIFF[0]: NOSNIFF[1]}
-        )
+        body, vary = _with_message(request, {"detail": "internal error"})
+        return JSONResponse(body, status_code=500, headers={NOSNIFF[0]: NOSNIFF[1], **vary})
 
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
@@ -154,10 +185,10 @@ class BodySizeLimit:
                 try:
                     too_big = int(value) > limit
                 except ValueError:
-                    await _reject(send, 400, "invalid Content-Length")
+                    await _reject(send, 400, "invalid Content-Length", scope)
                     return
                 if too_big:
-                    await _reject(send, 413, too_large)
+                    await _reject(send, 413, too_large, scope)
                     return
         received = 0
         rejected = False
@@ -173,7 +204,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     rejected = True
-                    await _reject(send, 413, too_large)
+                    await _reject(send, 413, too_large, scope)
                     return {"type": "http.disconnect"}
             return message
 
@@ -184,17 +215,14 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, guarded_send)
 
 
-async def _reject(send: Send, status: int, detail: str) -> None:
-    body = JSONResponse({"detail": detail}).body
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                _NOSNIFF_RAW,
-                (b"content-length", b"%d" % len(body)),
-            ],
-        }
-    )
+async def _reject(send: Send, status: int, detail: str, scope: Scope) -> None:
+    answer, vary = _with_message(Request(scope), {"detail": detail})
+    body = JSONResponse(answer).body
+    headers = [
+        (b"content-type", b"application/json"),
+        _NOSNIFF_RAW,
+        (b"content-length", b"%d" % len(body)),
+    ]
+    headers += [(name.lower().encode(), value.encode()) for name, value in vary.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

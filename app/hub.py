@@ -108,8 +108,10 @@ class _Channel:
     history: FeedHistory[Event]
     subscribers: set[Subscriber] = field(default_factory=set)
     readers: int = 0  # subscribers that are connections (see is_reader)
-    #: The last ``readers`` event announced (app.presence): new readers get it on attach.
+    #: The last ``readers`` event announced (app.presence) and its count: new readers get it
+    #: on attach. None on a new channel and once its last reader left (a count from before).
     presence: Event | None = None
+    presence_count: int | None = None
     target_rev: int = 0
     filling: asyncio.Task[None] | None = None
 
@@ -223,6 +225,8 @@ class Hub:
         if subscriber in channel.subscribers:
             channel.subscribers.discard(subscriber)
             channel.readers -= is_reader(subscriber)
+            if not channel.readers:
+                channel.presence = channel.presence_count = None
         if not channel.subscribers:
             del self._channels[feed]
             if channel.filling is not None:
@@ -257,7 +261,7 @@ class Hub:
         if channel is None:
             return
         event = Event(UNSEQUENCED, readers_event(count))
-        channel.presence = event
+        channel.presence, channel.presence_count = event, count
         for subscriber in list(channel.subscribers):
             if is_reader(subscriber):
                 try:
@@ -266,6 +270,12 @@ class Hub:
                     log.exception("readers event to a subscriber of %s failed", feed)
                     self.detach(feed, subscriber)
                     subscriber.close(CLOSE_DELIVERY_FAILED, "delivery failed")
+
+    def announced_readers(self, feed: str) -> int | None:
+        """The count last announced to ``feed``'s current channel; None when its readers
+        have not been told one (a new channel, or all its readers left since)."""
+        channel = self._channels.get(feed)
+        return channel.presence_count if channel is not None else None
 
     def subscriber_count(self, feed: str | None = None) -> int:
         """Readers (connections) of ``feed``, or of every feed."""

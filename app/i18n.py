@@ -186,6 +186,8 @@ READER_MESSAGES: MessageTable = {
     "update_of": N_("Update from"),
     "no_such_update": N_("No update {id} in “{feed}”."),
     "no_such_page": N_("No such page of “{feed}”."),
+    "no_such_feed": N_("No live blog called “{feed}”."),
+    "one_cursor": N_("Use only one of before, around and after."),
     "loading": N_("Loading…"),
     "load_failed": N_("Could not load older updates. Try again."),
     "new_updates": N_plural("{n} new update", "{n} new updates"),

@@ -25,7 +25,15 @@ from app.page_cache import READER_TEMPLATE, cached_response
 from app.schemas import MAX_ID, Entry, Feed
 from app.state import AppState
 from app.store import InvalidCursor, NotFound
-from app.templating import CSP, HTML_TYPE, frame_ancestors, not_found_page, templates
+from app.templating import (
+    CSP,
+    HTML_TYPE,
+    frame_ancestors,
+    not_found_page,
+    reader_language_page,
+    templates,
+    unknown_feed_page,
+)
 from app.text import strip_forbidden
 from app.timeline import DEFAULT_LIMIT, MAX_LIMIT
 from app.watched import current_feed
@@ -57,12 +65,12 @@ async def render_timeline_page(
     :meth:`app.store.Store.list_entries`."""
     cursors = [c for c in (before, around, after) if c is not None]
     if len(cursors) > 1:
-        return not_found_page("Use only one of before, around and after.")
+        return reader_language_page(request, "one_cursor")
     first_page = not cursors
     store = state.store
     feed = await current_feed(state, slug)
     if feed is None:
-        return not_found_page(f"No live blog called “{slug}”.")
+        return unknown_feed_page(request, slug)
     extra = context or {}
     key_rev = feed.rev
     key = page_cache.timeline_key(
@@ -207,7 +215,7 @@ async def entry_page(request: Request, slug: str, entry_id: str, state: StateDep
     deleted update, 404 page for an unknown feed or update."""
     feed = await current_feed(state, slug)
     if feed is None:
-        return not_found_page(f"No live blog called “{slug}”.")
+        return unknown_feed_page(request, slug)
     found: Feed = feed
     number = int(entry_id) if entry_id.isascii() and entry_id.isdigit() else 0
     no_update = timeline.strings(found.locale)["no_such_update"]
@@ -261,7 +269,7 @@ class _GoneError(Exception):
 async def atom(request: Request, slug: str, state: StateDep, settings: SettingsDep) -> Response:
     feed = await current_feed(state, slug)
     if feed is None:
-        return not_found_page(f"No live blog called “{slug}”.")
+        return unknown_feed_page(request, slug)
     found: Feed = feed
 
     async def build() -> tuple[bytes, bool]:

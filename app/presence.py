@@ -5,10 +5,14 @@ Contracts:
 * A reader is a live WebSocket or SSE connection attached to the hub (:func:`app.hub.
   is_reader`); polling clients and the feed watchers are not counted.
 * Every ``interval`` seconds each process reports its own count per feed, and then, for
-  each feed it has readers of, reads the total; only when the total changed does it hand
-  its readers a ``readers`` event (:func:`app.events.readers_event`, through
+  each feed it has readers of, reads the total; only when the total differs from what the
+  feed's readers in this process were last told (:meth:`app.hub.Hub.announced_readers`)
+  does it hand them a ``readers`` event (:func:`app.events.readers_event`, through
   :meth:`app.hub.Hub.announce_readers`): at most one per feed per interval, none when
-  nothing changed. A reader that connects gets the last total at once.
+  nothing changed. A reader that connects gets the last total at once. When a feed's
+  channel is recreated (every reader left, others came back) or its last reader left while
+  a feed watcher kept it, nothing was told to the readers now there, so the next report
+  tells them even if the total is the same; a count from before is never handed out.
 * With Redis, counts meet in a hash per feed (``livefeed:readers:SLUG``: process id →
   ``"COUNT EXPIRES_MS"``). A process that dies without saying so stops refreshing its field;
   the field is ignored (and removed) once it expires, ``3 × interval`` after its last report,
@@ -178,7 +182,6 @@ class ReaderPresence:
         self.store = store
         self.interval = interval
         self._reported: set[str] = set()
-        self._announced: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -213,12 +216,12 @@ class ReaderPresence:
             {**dict.fromkeys(gone, 0), **local}, self.interval * EXPIRY_INTERVALS
         )
         self._reported = set(local)
-        for feed in gone:
-            self._announced.pop(feed, None)
         if not local:
             return
         totals = await self.store.totals(sorted(local))
         for feed, total in totals.items():
-            if self._announced.get(feed) != total:
-                self._announced[feed] = total
+            # Compared with what this channel's readers were told (not with the last total
+            # of the feed): a channel recreated since, every reader having left and others
+            # come back, has told its readers nothing yet.
+            if self.hub.announced_readers(feed) != total:
                 self.hub.announce_readers(feed, total)

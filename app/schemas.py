@@ -371,9 +371,14 @@ class TokenInfo(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error response: ``detail`` names the problem."""
+    """Every error response: ``detail`` names the problem (English, stable)."""
 
     detail: str
+    message: str | None = Field(
+        default=None,
+        description="`detail` in the language the request's Accept-Language asks for (one of "
+        "the UI's languages); absent when the request names none.",
+    )
 
 
 class FieldError(BaseModel):

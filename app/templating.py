@@ -21,7 +21,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -128,6 +128,21 @@ def not_found_page(message: str, locale: str = "en") -> HTMLResponse:
         )
     )
     return HTMLResponse(html, status_code=404, headers={"Cache-Control": "no-cache"})
+
+
+def reader_language_page(request: Request, key: str, **fields: str) -> HTMLResponse:
+    """A 404 page with no feed to take a language from (an unknown feed, a bad cursor mix):
+    the reader UI string ``key`` in the reader's language (``Accept-Language``, else English),
+    its ``{fields}`` filled."""
+    language = i18n.accepted_language(request.headers.get("accept-language")) or "en"
+    response = not_found_page(timeline.strings(language)[key].format(**fields), language)
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def unknown_feed_page(request: Request, slug: str) -> HTMLResponse:
+    """The 404 page of a feed that does not exist, in the reader's language."""
+    return reader_language_page(request, "no_such_feed", feed=slug)
 
 
 class StaticAssets(StaticFiles):

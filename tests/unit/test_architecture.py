@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.media.processing",
             "app.i18n",
             "app.studio_strings",
+            "app.api_messages",
             "app.timeline",
             "app.tokens",
             "app.live.close_codes",

@@ -1,10 +1,13 @@
 // @ts-check
 /** The studio's calls to the public API with the signed-in token, and what failures mean. */
 
-import { t } from "./i18n.js";
+import { locale, t } from "./i18n.js";
 
 export class ApiError extends Error {
-  /** @param {number} status 0 when the server could not be reached @param {string} detail */
+  /**
+   * @param {number} status 0 when the server could not be reached
+   * @param {string} detail the API's words: its `message` (in the studio's language), else `detail`
+   */
   constructor(status, detail) {
     super(`${status}: ${detail}`);
     this.status = status;
@@ -41,7 +44,8 @@ export class Api {
    */
   async call(method, path, body, headers = {}) {
     /** @type {Record<string, string>} */
-    const h = { Accept: "application/json", ...headers };
+    // The API adds `message`, its `detail` in this language (the `detail` stays English).
+    const h = { Accept: "application/json", "Accept-Language": locale, ...headers };
     if (this.token) h.Authorization = `Bearer ${this.token}`;
     else if (this.csrf && method !== "GET" && method !== "HEAD") h["X-CSRF-Token"] = this.csrf;
     if (body !== undefined) h["Content-Type"] = "application/json";
@@ -67,7 +71,7 @@ export class Api {
       data = null;
     }
     if (!response.ok) {
-      let detail = data && data.detail ? data.detail : response.statusText;
+      let detail = data && (data.message || data.detail) ? data.message || data.detail : response.statusText;
       if (typeof detail !== "string") detail = JSON.stringify(detail);
       throw new ApiError(response.status, detail);
     }

@@ -11,7 +11,7 @@
 
 import { statusOf } from "./api.js";
 import { byId, input } from "./dom.js";
-import { t } from "./i18n.js";
+import { locale, t } from "./i18n.js";
 import { DRAFT_PREFIX, load, save } from "./storage.js";
 
 /** @typedef {import("./api.js").Api} Api */
@@ -260,6 +260,7 @@ export class MediaTray {
     item.xhr = xhr;
     xhr.open("POST", `/api/feeds/${encodeURIComponent(slug)}/media`);
     if (this.api.token) xhr.setRequestHeader("Authorization", `Bearer ${this.api.token}`);
+    xhr.setRequestHeader("Accept-Language", locale);
     xhr.upload.addEventListener("progress", (ev) => {
       if (!ev.lengthComputable) return;
       item.progress = Math.round((ev.loaded / ev.total) * 100);
@@ -277,7 +278,8 @@ export class MediaTray {
         item.status = "failed";
         let detail = t("upload_failed", { status: xhr.status });
         try {
-          detail = JSON.parse(xhr.responseText).detail || detail;
+          const answer = JSON.parse(xhr.responseText);
+          detail = answer.message || answer.detail || detail;
         } catch {
           /* not JSON: keep the status */
         }
