@@ -37,6 +37,12 @@ API_MESSAGES: tuple[str, ...] = (
     N_("a feed with slug {slug} already exists"),
     N_("entry {id} not found in feed {slug}"),
     N_("entry {id} was deleted"),
+    N_("entry {id} is not deleted"),
+    N_("entry {id} was deleted before its text was kept"),
+    N_("entry {id} has no revision {number}"),
+    N_("an entry cannot go from {current} to {target} (unpublish it to draft first)"),
+    N_("an entry cannot go from {current} to {target}"),
+    N_("before does not go with status (the team's lists are not paged)"),
     N_("token {id} not found"),
     N_("{cursor} is not an entry of feed {slug}"),
     N_("entry body is {length} characters; the limit is {limit}"),
@@ -51,6 +57,11 @@ API_MESSAGES: tuple[str, ...] = (
     N_("url: must start with http:// or https://"),
     N_("media: the same id is listed twice"),
     N_("media: no upload {id} in feed {slug}"),
+    N_(
+        "media {id}: alt text is required before publishing "
+        '(send "alt": "" only for a purely decorative image)'
+    ),
+    N_('media {id}: alt text is required (send "alt": "" only for a purely decorative image)'),
     N_("feed: required to preview media"),
     # -- oEmbed (app/embeds.py)
     N_("{url} is not a page of {site}"),

@@ -69,6 +69,20 @@ async def test_errors_carry_a_message_in_the_requested_language(
     )
     assert body["detail"] == "entry body is 50001 characters; the limit is 50000"
     assert body["message"] == "в тексте 50001 символов; предел — 50000"
+    # A lifecycle refusal (409), its status names carried over as they are.
+    r = await client.post(f"/api/feeds/{feed}/entries", json={"body": "x"}, headers=ADMIN)
+    body, _ = await error(
+        client,
+        "PATCH",
+        f"/api/feeds/{feed}/entries/{r.json()['id']}",
+        409,
+        json={"status": "submitted"},
+        headers={**ADMIN, **FR},
+    )
+    assert body["message"] == (
+        "une mise à jour ne peut pas passer de published à submitted "
+        "(repassez-la d’abord en brouillon)"
+    )
     # Validation errors, part by part; `errors` unchanged.
     body, _ = await error(
         client,
