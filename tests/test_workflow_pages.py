@@ -39,3 +39,29 @@ async def test_edited_entries_say_when_on_every_page(client: httpx.AsyncClient, 
         assert f'data-edited-at="{edited_at.isoformat(timespec="seconds")}">' in html, path
     alone = (await client.get(f"/feeds/{feed}/entries/{fresh_id}")).text
     assert "mis à jour" not in alone
+
+
+async def test_update_page_is_gone_while_deleted_and_back_after_restore(
+    client: httpx.AsyncClient, feed: str
+) -> None:
+    entry = (
+        await client.post(f"/api/feeds/{feed}/entries", json={"body": "back"}, headers=ADMIN)
+    ).json()
+    draft = (
+        await client.post(
+            f"/api/feeds/{feed}/entries", json={"body": "wip", "status": "draft"}, headers=ADMIN
+        )
+    ).json()
+    page = f"/feeds/{feed}/entries/{entry['id']}"
+    assert (await client.get(page)).status_code == 200
+    assert (
+        await client.delete(f"/api/feeds/{feed}/entries/{entry['id']}", headers=ADMIN)
+    ).status_code == 204
+    gone = await client.get(page)
+    assert gone.status_code == 410 and "back" not in gone.text
+    restored = await client.post(f"/api/feeds/{feed}/entries/{entry['id']}/restore", headers=ADMIN)
+    assert restored.status_code == 200
+    again = await client.get(page)
+    assert again.status_code == 200 and "back" in again.text
+    never = await client.get(f"/feeds/{feed}/entries/{draft['id']}")
+    assert never.status_code == 404 and "wip" not in never.text
