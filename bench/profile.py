@@ -16,11 +16,12 @@ from typing import Any
 class Profiler:
     """``py-spy record`` attached to each pid from ``start()`` until ``stop()``."""
 
-    def __init__(self, out_dir: Path, name: str, pids: list[int]) -> None:
+    def __init__(self, out_dir: Path, name: str, pids: list[int], settle_s: float = 0.5) -> None:
         self.exe = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.defpath}")
         self.files = [out_dir / f"{name}-{i}.txt" for i in range(len(pids))]
         self.pids = pids
         self.procs: list[asyncio.subprocess.Process] = []
+        self.settle_s = settle_s  # let py-spy attach before what is measured starts
 
     async def start(self) -> None:
         if self.exe is None:
@@ -33,7 +34,7 @@ class Profiler:
                 stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
             self.procs.append(p)
-        await asyncio.sleep(0.5)  # let py-spy attach before the first publish
+        await asyncio.sleep(self.settle_s)
 
     async def stop(self) -> list[dict[str, Any]]:
         for p in self.procs:

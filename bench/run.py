@@ -263,6 +263,10 @@ def machine() -> dict[str, Any]:
 async def amain(args: argparse.Namespace) -> int:
     nofile = raise_nofile(max(65536, args.readers * 2 + 1000))
     systems = args.systems.split(",") if args.systems else (SMOKE_SYSTEMS if args.smoke else NAMES)
+    if args.src is not None:
+        from bench.peers.livefeed import Livefeed
+
+        Livefeed.src = args.src.resolve()
     unknown = [s for s in systems if s not in NAMES]
     if unknown:
         print(f"unknown systems: {unknown}; known: {NAMES}", file=sys.stderr)
@@ -360,6 +364,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="ms between publish starts (default 0: back-to-back, each once the previous returned)",
     )
     ap.add_argument("--smoke", action="store_true", help="tiny run: 50 readers, 10 messages")
+    ap.add_argument(
+        "--livefeed-src",
+        dest="src",
+        type=Path,
+        default=None,
+        help="serve another checkout's app package in the livefeed systems (before/after)",
+    )
     ap.add_argument("--results", default=str(RESULTS), help="where to write the results")
     ap.add_argument(
         "--profile",

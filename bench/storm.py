@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from bench.client import Workers
+from bench.profile import Profiler
 from bench.run import RESULTS, machine
 from bench.util import cpu_seconds, raise_nofile, run_on_uvloop, tempdir
 from tests.support.services import LivefeedServer, PostgresServer, RedisServer
@@ -83,7 +84,14 @@ async def _post(
 
 
 async def run_setup(
-    setup: str, readers: int, posts: int, interval: float, clients: int, src: Path | None, log: Any
+    setup: str,
+    readers: int,
+    posts: int,
+    interval: float,
+    clients: int,
+    src: Path | None,
+    log: Any,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"setup": setup, "readers": readers, "posts": posts}
     with contextlib.ExitStack() as stack:
@@ -165,6 +173,11 @@ async def run_setup(
                 out["restart_s"] = t_up - t_term
                 assert victim.pid is not None
                 storm_pids = [victim.pid]
+                profiler = None
+                if profile is not None:
+                    await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
+                    profiler = Profiler(profile, f"storm-{setup}", storm_pids, settle_s=0)
+                    await profiler.start()
                 cpu_up = cpu_seconds(storm_pids)
                 out["boot_cpu_s"] = cpu_up
                 post_base = other.base_url
@@ -184,6 +197,8 @@ async def run_setup(
                     *(_ask(p, f"await {last_rev} {60 + readers / 200:g}") for p in workers.procs)
                 )
                 cpu_end = cpu_seconds(storm_pids)
+                if profiler is not None:
+                    out["profile"] = await profiler.stop()
                 out["storm_s"] = time.monotonic() - t_up
                 out["storm_cpu_s"] = cpu_end - cpu_up
                 out["cpu_ratio"] = out["storm_cpu_s"] / max(out["first_connect_cpu_s"], 1e-9)
@@ -268,7 +283,14 @@ async def amain(args: argparse.Namespace) -> int:
         log(f"== storm {setup}: {args.readers} readers, {args.posts} posts")
         try:
             row = await run_setup(
-                setup, args.readers, args.posts, args.interval / 1000, args.clients, args.src, log
+                setup,
+                args.readers,
+                args.posts,
+                args.interval / 1000,
+                args.clients,
+                args.src,
+                log,
+                args.profile,
             )
         except Exception as exc:
             import traceback
@@ -314,6 +336,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--smoke", action="store_true", help="tiny run: 60 readers, 5 posts")
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--livefeed-src", dest="src", type=Path, default=None)
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="py-spy the restarted process during the storm; raw stacks go here",
+    )
     a = ap.parse_args(argv)
     if a.readers is None:
         a.readers = 60 if a.smoke else 10_000

@@ -15,10 +15,11 @@ A :class:`StreamSession` owns the life of one stream, in this order of states::
 - **CATCHING_UP**: the catch-up provider (:data:`CatchUp`) reads what the client missed up
   to the boundary. Live deliveries meanwhile are *held*, in a list bounded by bytes
   (``limit_bytes``; past it: 4008).
-- **LIVE**: hello and the catch-up (or a ``reset``) are handed to the sink, then the held
-  events, dropping every rev the catch-up covered; from then on each delivery goes straight
-  to the sink. Race-free: attached *before* reading, deduplicated by rev, so the client
-  gets every rev after ``since`` exactly once, in order.
+- **LIVE**: hello and the catch-up (or a ``reset``), then the held events less every rev
+  the catch-up covered, are handed to the sink in one ``send`` (one write on the native
+  path); from then on each delivery goes straight to the sink. Race-free: attached
+  *before* reading, deduplicated by rev, so the client gets every rev after ``since``
+  exactly once, in order.
 - **CLOSING**: a close was asked for (slow reader, drain, client flood, overload, refusal):
   the session is detached from the hub at once, holds nothing, and has told the sink to
   end with the code; the transport may still be flushing the close.
@@ -95,7 +96,8 @@ class Sink(Protocol):
     """Where a session's bytes go: the transport side, which only moves them."""
 
     def send(self, events: Sequence[Event]) -> None:
-        """Hello and the catch-up (or reset), in order; not counted against the bound."""
+        """Hello, the catch-up (or reset) and the held events, in order, once; not counted
+        against the bound (the held events are bounded by it already)."""
 
     def push(self, event: Event) -> int:
         """One live event; return the bytes this stream has not handed to the peer yet."""
@@ -228,37 +230,41 @@ class StreamSession:
             self._metrics.catchups_served.labels(self.transport).inc()
         hello = ControlEvent(current, hello_event(self.feed, current))
         if owed is None:
-            self.sink.send([hello, ControlEvent(current, reset_event(current))])
-            self.last_rev = current
+            opening: list[Event] = [hello, ControlEvent(current, reset_event(current))]
+            last = current
         else:
-            self.sink.send([hello, *owed])
+            opening = [hello, *owed]
             # A provider may read past the boundary (a window fed by the same stream):
             # whatever it covered is not sent again from the held events.
-            self.last_rev = max(current, owed[-1].rev) if owed else current
+            last = max(current, owed[-1].rev) if owed else current
+        # The held events (bounded by bytes, see _hold) go out in the same write: one
+        # write per opening stream, which is what a restart storm is made of.
+        for event in self._held or ():
+            if event.rev == UNSEQUENCED:
+                opening.append(event)
+            elif event.rev > last:
+                last = event.rev
+                opening.append(event)
+        self._held, self._held_bytes = None, 0
+        self.sink.send(opening)
+        self.last_rev = last
         self.went_live = True
-        held, self._held, self._held_bytes = self._held or (), None, 0
         self.state = StreamState.LIVE
-        for event in held:
-            self.deliver(event)
 
     # -- hub side -----------------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
         """Hub callback, in rev order: hand the event on, hold it, or drop it (ended).
         An unsequenced event (rev 0: ``readers``) is handed on as it comes, never deduplicated
-        nor counted as a rev."""
+        nor counted as a rev. The fan-out hot path: one call into the sink, nothing else."""
         if self.state is not _LIVE:
             self._hold(event)
             return
-        if event.rev == UNSEQUENCED:
-            self._push(event)
-            return
-        if event.rev <= self.last_rev:
-            return  # the catch-up covered it
-        self.last_rev = event.rev
-        self._push(event)
-
-    def _push(self, event: Event) -> None:
+        rev = event.rev
+        if rev != UNSEQUENCED:
+            if rev <= self.last_rev:
+                return  # the catch-up covered it
+            self.last_rev = rev
         try:
             backlog = self.sink.push(event)
         except Exception:
@@ -396,13 +402,18 @@ class AppAdmission:
     __slots__ = ("_conn", "_slug", "_state")
 
     def __init__(self, state: AppState, conn: HTTPConnection, slug: str) -> None:
-        self._state, self._conn, self._slug = state, conn, slug
+        self._state, self._slug = state, slug
+        self._conn: HTTPConnection | None = conn
 
     async def admit(self) -> tuple[int, str] | None:
+        conn = self._conn
+        assert conn is not None, "admitted once"
         feed = await current_feed(self._state, self._slug)
         if feed is None:
             return UNKNOWN_FEED.code, f"feed {self._slug!r} not found"
-        return access.admit(self._state, self._conn, feed)
+        # The request is not needed again: a live stream holds no copy of its headers.
+        self._conn = None
+        return access.admit(self._state, conn, feed)
 
     def release(self) -> None:
         """Nothing to undo: :func:`access.admit` counts nothing. The address place taken at

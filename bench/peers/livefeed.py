@@ -55,6 +55,9 @@ class Livefeed(Peer):
     ready = "frame"  # the hello frame: subscribed
     processes: ClassVar[int] = 1
     extra_env: ClassVar[dict[str, str]] = {}
+    #: Serve this checkout's ``app`` package instead of the installed one (before/after
+    #: runs of the same bench: ``python -m bench.run --livefeed-src DIR``).
+    src: ClassVar[Path | None] = None
 
     def env(self) -> dict[str, str]:
         env = {
@@ -66,6 +69,8 @@ class Livefeed(Peer):
         }
         if self.redis is not None:
             env["LIVEFEED_REDIS_URL"] = self.redis.url
+        if self.src is not None:
+            env["PYTHONPATH"] = str(self.src)
         return env
 
     async def start(self) -> None:

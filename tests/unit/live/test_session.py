@@ -83,14 +83,16 @@ class RecordingSink:
 
     def __init__(self, backlog: int = 0, fail_on_push: bool = False) -> None:
         self.sent: list[tuple[str, int]] = []
+        #: What each ``send`` call carried (a native sink writes each as one write).
+        self.sends: list[list[tuple[str, int]]] = []
         self.ends: list[tuple[int, str]] = []
         self.backlog = backlog
         self.fail_on_push = fail_on_push
 
     def send(self, events: Sequence[Event]) -> None:
-        self.sent.extend(
-            (event.kind if event.kind != "hello" else "hello", event.rev) for event in events
-        )
+        batch = [(event.kind, event.rev) for event in events]
+        self.sends.append(batch)
+        self.sent.extend(batch)
 
     def push(self, event: Event) -> int:
         if self.fail_on_push:
@@ -224,6 +226,29 @@ async def test_change_during_catch_up_is_held_then_sent_after_it_once(
     assert session.state is StreamState.LIVE
     await hub.publish([store.commit()])
     assert sink.sent == [("hello", 5)] + [("entry", rev) for rev in (3, 4, 5, 6, 7, 8)]
+
+
+async def test_opening_is_one_send_hello_catch_up_then_held_events(
+    hub: GatedHub, store: GatedStore
+) -> None:
+    """What a stream is owed when it goes live (hello, the catch-up, the readers count and
+    changes held meanwhile) is handed over in one send: one write per opening reader."""
+    for _ in range(3):
+        store.commit()
+    live = RecordingSink()
+    await make_session(hub, store, live).open(since=None)
+    hub.announce_readers(FEED, 2)  # kept for readers who attach later
+    sink = RecordingSink()
+    session = make_session(hub, store, sink)
+    store.hold_reads()
+    opening = asyncio.create_task(session.open(since=1))
+    await store.reading.wait()
+    await hub.publish([store.commit()])
+    store.release()
+    await opening
+    assert sink.sends == [[("hello", 3), ("entry", 2), ("entry", 3), ("readers", 0), ("entry", 4)]]
+    await hub.publish([store.commit()])
+    assert sink.sends[1:] == [] and sink.sent[-1] == ("entry", 5)
 
 
 async def test_catch_up_that_overlaps_held_events_sends_each_rev_once(
