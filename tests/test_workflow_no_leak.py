@@ -3,10 +3,10 @@
 Real ``livefeed serve`` processes (one on SQLite; two on PostgreSQL + Redis). Strict
 WebSocket and SSE readers are connected on every process throughout. The team then writes
 drafts, submissions and scheduled posts — each carrying a unique secret word, some pinned
-or key events, one with a photo attached to it alone — edits them (new secrets), deletes,
-restores and re-deletes them, and unpublishes an edited published entry. Then every reader
-surface is read and must not hold a single secret, the draft-only photo's URL, nor the
-unpublished entries' ids:
+or key events, one with a photo and a video card attached to it alone — edits them (new
+secrets), deletes, restores and re-deletes them, and unpublishes an edited published entry.
+Then every reader surface is read and must not hold a single secret, the draft-only photo's
+and card's URLs and keys, nor the unpublished entries' ids:
 
 * the reader page: first page, every ``?before=`` / ``?around=`` / ``?after=`` page of every
   public entry (a draft's id as a cursor is a 404), with its key events, pinned slot and
@@ -48,7 +48,7 @@ from tests.live_support import (
     assert_converged,
     start_cluster,
 )
-from tests.media_support import png_with_alpha
+from tests.media_support import OEmbedProvider, png_with_alpha
 from tests.support.services import wait_until_async
 from tests.support.watch import ABRUPT
 
@@ -83,7 +83,10 @@ class ScanningSseReader(_Scanning, SseReader):
 
 @pytest.fixture(params=["memory", "redis"])
 async def cluster(
-    request: pytest.FixtureRequest, livefeed_factory: Factory, tmp_path: Path
+    request: pytest.FixtureRequest,
+    livefeed_factory: Factory,
+    tmp_path: Path,
+    oembed_provider: OEmbedProvider,
 ) -> AsyncIterator[Cluster]:
     extra: dict[str, Any] = {}
     if request.param == "redis":
@@ -93,7 +96,11 @@ async def cluster(
         request.param,
         livefeed_factory,
         tmp_path=tmp_path,
-        env={"LIVEFEED_MEDIA_DIR": str(tmp_path / "media")},
+        env={
+            "LIVEFEED_MEDIA_DIR": str(tmp_path / "media"),
+            # The test's own video site runs on 127.0.0.1 (the SSRF guard refuses it otherwise).
+            "LIVEFEED_OEMBED_ALLOW_PRIVATE_HOSTS": "127.0.0.1",
+        },
         **extra,
     )
     yield made
@@ -202,7 +209,9 @@ async def assert_unpublished_pages_404(cluster: Cluster, slug: str, ids: list[in
 
 # A restart drains WebSocket readers with 1012; SSE streams just end.
 @pytest.mark.close_codes(1012, ABRUPT)
-async def test_nothing_unpublished_reaches_any_reader_surface(cluster: Cluster) -> None:
+async def test_nothing_unpublished_reaches_any_reader_surface(
+    cluster: Cluster, oembed_provider: OEmbedProvider
+) -> None:
     slug = "noleak"
     await cluster.create_feed(slug, locale="fr-FR", timezone="Europe/Paris")
     team = Team(cluster, slug)
@@ -235,6 +244,19 @@ async def test_nothing_unpublished_reaches_any_reader_surface(cluster: Cluster) 
         photo = upload.json()
         photo_key = photo["url"].rsplit("/", 2)[-2]
         hidden += [alt, photo_key]
+        # …and a video card: its title, its unguessable frame key, its re-hosted thumbnail.
+        video = secret()
+        made = await cluster.http.post(
+            cluster.url(0, f"/api/feeds/{slug}/cards"),
+            json={"url": f"{oembed_provider.base}/watch/{video}"},
+            headers=ADMIN,
+        )
+        assert made.status_code == 201, made.text
+        card = made.json()
+        assert card["card"]["title"] == f"Press conference {video}"
+        card_key = card["card"]["frame_url"].rsplit("/", 1)[1]
+        thumb_key = card["thumbnail"][0]["url"].rsplit("/", 2)[-2]
+        hidden += [video, card_key, thumb_key]
 
         # Drafts, a submission, scheduled posts — pinned, key events — edited in between.
         words = [secret() for _ in range(12)]
@@ -244,7 +266,7 @@ async def test_nothing_unpublished_reaches_any_reader_surface(cluster: Cluster) 
             status="draft",
             key_event=True,
             pinned=True,
-            media=[photo["id"]],
+            media=[photo["id"], card["id"]],
             author=words[1],
         )
         submitted = await team.create(body=f"À relire {words[2]}", status="submitted")
