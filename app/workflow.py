@@ -8,8 +8,9 @@ them are allowed, and which of them readers may see.
       │   ╲     ▼            │
       └────▶ scheduled ──────┘   (at publish_at, by the scheduler; or "publish now")
 
-* Only ``published`` (and not deleted) entries reach readers. Every other status is the
-  team's: writing it logs no public change and takes no feed rev.
+* Only ``published`` (and not deleted) entries reach readers (the store's ``_public()``
+  filter, on every reader query). Every other status is the team's: writing it logs no
+  public change and takes no feed rev.
 * ``scheduled`` carries ``publish_at``; scheduling again moves it; ``draft`` or
   ``submitted`` takes it back.
 * ``published → draft`` (unpublish) removes the entry from readers like a delete.
@@ -24,8 +25,6 @@ from app.schemas import EntryStatus
 
 STATUSES: Final[tuple[EntryStatus, ...]] = get_args(EntryStatus)
 PUBLISHED: Final = "published"
-#: Statuses the feed's team may list (``GET …/entries?status=``), besides ``deleted``.
-UNPUBLISHED: Final[tuple[EntryStatus, ...]] = ("draft", "submitted", "scheduled")
 
 _ALLOWED: Final[dict[str, frozenset[str]]] = {
     "draft": frozenset({"draft", "submitted", "scheduled", "published"}),
@@ -45,8 +44,3 @@ def check_transition(current: str, target: str) -> None:
     if target not in _ALLOWED.get(current, frozenset()):
         hint = " (unpublish it to draft first)" if current == PUBLISHED else ""
         raise IllegalTransition(f"an entry cannot go from {current} to {target}{hint}")
-
-
-def is_public(status: str, deleted: bool) -> bool:
-    """Whether readers may see an entry in this state."""
-    return status == PUBLISHED and not deleted

@@ -195,7 +195,7 @@ def _withdrawn(entry: Entry, rev: int) -> Entry:
 
 
 def _public() -> Any:
-    """The rows readers may see (:func:`app.workflow.is_public` as SQL)."""
+    """The rows readers may see: published and not deleted (see :mod:`app.workflow`)."""
     return and_(entries.c.status == PUBLISHED, ~entries.c.deleted)
 
 
