@@ -32,7 +32,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class TrustedProxies:
     """``LIVEFEED_FORWARDED_ALLOW_IPS``, parsed once; see the module docstring for the rule."""
 
-    __slots__ = ("any_peer", "networks")
+    __slots__ = ("_listed", "any_peer", "networks")
+
+    #: Answers of :meth:`listed` kept per address (peers repeat: the proxies, and every
+    #: reader of a restart storm from a few addresses); forgotten all at once when full.
+    LISTED_CACHE = 4096
 
     def __init__(self, setting: str) -> None:
         items = [item.strip() for item in setting.split(",") if item.strip()]
@@ -42,14 +46,23 @@ class TrustedProxies:
             with contextlib.suppress(ValueError):
                 networks.append(ipaddress.ip_network(item, strict=False))
         self.networks = tuple(networks)
+        self._listed: dict[str, bool] = {}
 
     def listed(self, host: str) -> bool:
         """``host`` is an address in the list (``*`` lists none)."""
+        known = self._listed.get(host)
+        if known is not None:
+            return known
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+            listed = False
+        else:
+            listed = any(address in network for network in self.networks)
+        if len(self._listed) >= self.LISTED_CACHE:
+            self._listed.clear()
+        self._listed[host] = listed
+        return listed
 
     def trusts_peer(self, host: str) -> bool:
         return self.any_peer or self.listed(host)
