@@ -4,6 +4,7 @@ on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -71,7 +72,8 @@ async def test_a_page_cursor_of_another_feed_is_refused(client: httpx.AsyncClien
     assert f"before={foreign}" in api.json()["detail"] and "feed-a" in api.json()["detail"]
     page = await client.get(f"/feeds/feed-a?before={foreign}")
     assert page.status_code == 404, page.status_code
-    assert "b4" not in page.text and "a4" not in page.text
+    # Whole words: an asset URL's version digest may hold "a4" by chance.
+    assert not re.search(r"\b[ab]4\b", page.text)
 
     # A's own cursor pages through A only.
     first = (await client.get("/api/feeds/feed-a/entries?limit=2")).json()
