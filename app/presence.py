@@ -9,10 +9,14 @@ Contracts:
   feed's readers in this process were last told (:meth:`app.hub.Hub.announced_readers`)
   does it hand them a ``readers`` event (:func:`app.events.readers_event`, through
   :meth:`app.hub.Hub.announce_readers`): at most one per feed per interval, none when
-  nothing changed. A reader that connects gets the last total at once. When a feed's
-  channel is recreated (every reader left, others came back) or its last reader left while
-  a feed watcher kept it, nothing was told to the readers now there, so the next report
-  tells them even if the total is the same; a count from before is never handed out.
+  nothing changed. A change under 1 % of the count they were told
+  (:data:`SIGNIFICANT_CHANGE`; so only with 100 readers or more) waits up to
+  :data:`SMALL_CHANGE_INTERVALS` reports, so a big audience's churn costs one announcement
+  per few intervals, not one per interval. A reader that connects gets the last total at
+  once. When a feed's channel is recreated (every reader left, others came back) or its
+  last reader left while a feed watcher kept it, nothing was told to the readers now there,
+  so the next report tells them even if the total is the same; a count from before is never
+  handed out.
 * With Redis, counts meet in a hash per feed (``livefeed:readers:SLUG``: process id →
   ``"COUNT EXPIRES_MS"``). A process that dies without saying so stops refreshing its field;
   the field is ignored (and removed) once it expires, ``3 × interval`` after its last report,
@@ -41,6 +45,13 @@ log = logging.getLogger(__name__)
 
 #: Reports missed before a process's count is dropped from the total.
 EXPIRY_INTERVALS = 3
+#: A change of at least this share of the count readers were told is announced at the next
+#: report (any change while they were told fewer than 100); a smaller one at the latest
+#: :data:`SMALL_CHANGE_INTERVALS` reports after it began. Each announcement costs one write
+#: per reader — about what an entry's fan-out costs — so a big audience's every join and
+#: leave must not each cost one (``make bench``: ``bench/readers.py``).
+SIGNIFICANT_CHANGE = 0.01
+SMALL_CHANGE_INTERVALS = 5
 
 
 def counts_key(feed: str) -> str:
@@ -182,6 +193,8 @@ class ReaderPresence:
         self.store = store
         self.interval = interval
         self._reported: set[str] = set()
+        #: Reports a feed's small, not yet announced change has waited.
+        self._waiting: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -216,6 +229,8 @@ class ReaderPresence:
             {**dict.fromkeys(gone, 0), **local}, self.interval * EXPIRY_INTERVALS
         )
         self._reported = set(local)
+        for feed in gone:
+            self._waiting.pop(feed, None)
         if not local:
             return
         totals = await self.store.totals(sorted(local))
@@ -223,5 +238,17 @@ class ReaderPresence:
             # Compared with what this channel's readers were told (not with the last total
             # of the feed): a channel recreated since, every reader having left and others
             # come back, has told its readers nothing yet.
-            if self.hub.announced_readers(feed) != total:
+            told = self.hub.announced_readers(feed)
+            if told == total:
+                self._waiting.pop(feed, None)
+                continue
+            waited = self._waiting.get(feed, 0) + 1
+            if (
+                told is None
+                or abs(total - told) >= max(1.0, told * SIGNIFICANT_CHANGE)
+                or waited >= SMALL_CHANGE_INTERVALS
+            ):
+                self._waiting.pop(feed, None)
                 self.hub.announce_readers(feed, total)
+            else:
+                self._waiting[feed] = waited

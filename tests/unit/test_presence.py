@@ -1,7 +1,7 @@
 """Reader counts through the hub, tick by tick (no timers, no services): the count readers
 are handed stays right when a feed's channel is recreated — every reader leaves and others
 come back between two ticks — and when a feed watcher keeps the channel while readers leave
-and return."""
+and return. A big audience hears of a change under 1 % a few intervals later, not at once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.hub import Event, Hub
-from app.presence import LocalCounts, ReaderPresence
+from app.presence import SMALL_CHANGE_INTERVALS, LocalCounts, ReaderPresence
 from tests.unit.hub_fakes import FakeBroker, FakeStore
 
 
@@ -100,3 +100,36 @@ async def test_a_watcher_keeping_the_channel_does_not_hand_returning_readers_a_s
     await hub.attach("f", other)
     await presence.tick()
     assert returning.count == 2 and other.count == 2 and watcher.counts == []
+
+
+async def test_a_big_audience_hears_of_small_changes_a_few_intervals_later(hub: Hub) -> None:
+    presence = ReaderPresence(hub, LocalCounts(), interval=1.0)
+    readers = [Reader() for _ in range(150)]
+    for reader in readers:
+        await hub.attach("f", reader)
+    await presence.tick()
+    assert {r.count for r in readers} == {150}
+    one_more = Reader()
+    await hub.attach("f", one_more)  # under 1 % of 150: waits
+    assert one_more.counts == [150]
+    for _ in range(SMALL_CHANGE_INTERVALS - 1):
+        await presence.tick()
+    assert len(readers[0].counts) == 1, "a 1-in-150 change is not announced at once"
+    await presence.tick()
+    assert {r.count for r in [*readers, one_more]} == {151}
+    # 1 % or more: at the next report. Back to the told count: nothing to send.
+    two = [Reader(), Reader()]
+    for reader in two:
+        await hub.attach("f", reader)
+    await presence.tick()
+    assert readers[0].counts == [150, 151, 153]
+    for reader in two:
+        hub.detach("f", reader)
+    await presence.tick()
+    assert readers[0].count == 151  # 2 of 153 is over 1 %: at once
+    hub.detach("f", one_more)
+    await presence.tick()
+    await hub.attach("f", Reader())  # 151 again before the 150 was announced
+    for _ in range(SMALL_CHANGE_INTERVALS):
+        await presence.tick()
+    assert readers[0].counts == [150, 151, 153, 151], "no event when the count came back"
