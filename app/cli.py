@@ -1,4 +1,4 @@
-"""The ``livefeed`` command: serve, migrate, feeds, tokens, post, import."""
+"""The ``livefeed`` command: serve, migrate, feeds, tokens, users, members, post, import."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from app.config import Settings, SettingsError, load_settings
-from app.schemas import EntryCreate, FeedCreate, TokenCreate, is_valid_slug
-from app.store import Store, StoreError
+from app.passwords import hash_password, new_password
+from app.permissions import Role
+from app.schemas import EntryCreate, FeedCreate, TokenCreate, UserCreate, is_valid_slug
+from app.store import NotFound, Store, StoreError
+from app.store.accounts import Account, AccountStore
 from app.store.engine import make_engine
 from app.store.migrate import current_revision, head_revision, upgrade
 
@@ -68,12 +73,30 @@ DEMO_ENTRIES = [
 ]
 
 
-async def _first_start(store: Store, settings: Settings, fresh: bool) -> tuple[str | None, bool]:
-    """Create the admin token (unless configured) and, on a fresh database, the demo feed.
-    Returns (admin token to print once or None, whether the demo feed was created)."""
+@dataclass(frozen=True, slots=True)
+class FirstStart:
+    """What a start created, to print once."""
+
+    admin_token: str | None
+    demo: bool
+    #: (email, password) of the admin account created because there was none.
+    admin_account: tuple[str, str] | None
+
+
+async def _first_start(store: Store, settings: Settings, fresh: bool) -> FirstStart:
+    """Create the admin token (unless configured), the first admin account (when there is no
+    account) and, on a fresh database, the demo feed."""
     token = None
     if not settings.admin_token and not await store.has_admin_token():
         token = await store.create_token(None, "admin (generated on first start)", admin=True)
+    admin_account = None
+    accounts = AccountStore(store)
+    if not await accounts.list_users():
+        password = new_password()
+        await accounts.create_user(
+            settings.first_admin_email, "Admin", Role.ADMIN, await hash_password(password)
+        )
+        admin_account = (settings.first_admin_email, password)
     created_demo = False
     if fresh and await store.count_feeds() == 0:
         await store.create_feed(
@@ -88,7 +111,7 @@ async def _first_start(store: Store, settings: Settings, fresh: bool) -> tuple[s
         for body in DEMO_ENTRIES:
             await store.create_entry("demo", EntryCreate(body=body, author="livefeed"))
         created_demo = True
-    return token, created_demo
+    return FirstStart(token, created_demo, admin_account)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -108,7 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    async def prepare() -> tuple[str | None, bool]:
+    async def prepare() -> FirstStart:
         store = Store(make_engine(settings.database_url, pool_size=2))
         try:
             fresh = await current_revision(store.engine) is None
@@ -117,11 +140,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
-    token, demo = asyncio.run(prepare())
+    started = asyncio.run(prepare())
+    token, demo = started.admin_token, started.demo
     base = f"http://{args.host}:{args.port}"
     public = settings.public_url
     if settings.log_format == "json":
-        _announce_json(settings, base, demo, token)
+        _announce_json(settings, base, started)
     else:
         lines = [f"livefeed serving on {base}"]
         if demo:
@@ -137,6 +161,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "  admin token:      printed on first start;"
                 " `livefeed tokens admin` makes a new one"
             )
+        if started.admin_account:
+            email, password = started.admin_account
+            lines.append(
+                f"  admin sign-in:    {public}/login  {email} / {password}"
+                "   (shown once; change it with `livefeed users reset-link`)"
+            )
         print("\n".join(lines), flush=True)
     config = uvicorn_config(settings, host=args.host, port=args.port, workers=args.workers)
     if args.workers > 1:
@@ -147,9 +177,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce_json(settings: Settings, base: str, demo: bool, token: str | None) -> None:
-    """Start-up facts as one JSON log line. Tokens never go to logs: a generated admin
-    token is written to a 0600 file beside the database instead, and the line says where."""
+def _announce_json(settings: Settings, base: str, started: FirstStart) -> None:
+    """Start-up facts as one JSON log line. Secrets never go to logs: a generated admin
+    token (or first admin password) is written to a 0600 file instead, and the line says
+    where."""
+    demo, token = started.demo, started.admin_token
     import logging
 
     from app.logging import configure
@@ -167,6 +199,13 @@ def _announce_json(settings: Settings, base: str, demo: bool, token: str | None)
         path.touch(mode=0o600)
         path.write_text(token + "\n")
         facts["admin_token_file"] = str(path)
+    if started.admin_account:
+        email, password = started.admin_account
+        path = Path("livefeed-admin-password").resolve()
+        path.touch(mode=0o600)
+        path.write_text(password + "\n")
+        facts["admin_account"] = email
+        facts["admin_password_file"] = str(path)
     logging.getLogger("livefeed.cli").info("starting", extra=facts)
 
 
@@ -268,6 +307,137 @@ def cmd_media_prune(args: argparse.Namespace) -> int:
     print(
         f"removed {result.media_removed} unused media and {result.files_removed} files",
     )
+    return 0
+
+
+# -- users and members ----------------------------------------------------------------------
+
+
+async def _account_of(accounts: AccountStore, email: str) -> Account:
+    account = await accounts.find_user(email)
+    if account is None:
+        raise NotFound(f"no account with the address {email!r}")
+    return account
+
+
+async def _reset_link(accounts: AccountStore, settings: Settings, account: Account) -> str:
+    lifetime = timedelta(seconds=settings.reset_link_max_age_seconds)
+    token = await accounts.create_reset(account.id, lifetime)
+    return f"{settings.public_url}/reset/{token}"
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    """Create an account; print a one-time reset link (or, asked, a generated password)."""
+    settings = _settings()
+    try:
+        data = UserCreate(email=args.email, display_name=args.name, role=args.role)
+    except ValueError as exc:
+        raise CliError(_validation_message(exc)) from None
+    password = new_password() if args.generate_password else None
+
+    async def work(store: Store) -> tuple[Account, str]:
+        accounts = AccountStore(store)
+        password_hash = None if password is None else await hash_password(password)
+        name = data.display_name or data.email.split("@", 1)[0]
+        account = await accounts.create_user(data.email, name, Role(data.role), password_hash)
+        for slug in args.feed or ():
+            role = Role.CONTRIBUTOR if account.role is Role.CONTRIBUTOR else Role.EDITOR
+            await accounts.set_membership(slug, account.id, role)
+        secret = password or await _reset_link(accounts, settings, account)
+        return account, secret
+
+    account, secret = _run(work, settings)
+    print(secret)
+    what = "password" if password else "link to set a password (works once)"
+    feeds = ", ".join(args.feed or ()) or "no feed yet"
+    print(
+        f"created {account.role.value} account {account.email!r} ({feeds}); "
+        f"its {what} is shown once",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_users_list(_args: argparse.Namespace) -> int:
+    """One line per account: id, state, role, email, name, feed roles (never passwords)."""
+    for account in _run(lambda store: AccountStore(store).list_users()):
+        state = "disabled" if account.disabled_at else "active"
+        feeds = ",".join(f"{slug}:{role.value}" for slug, role in account.feeds.items()) or "-"
+        print(
+            f"{account.id}\t{state}\t{account.role.value}\t{account.email}\t"
+            f"{account.display_name}\t{feeds}"
+        )
+    return 0
+
+
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
+    async def work(store: Store) -> Account:
+        accounts = AccountStore(store)
+        account = await _account_of(accounts, args.email)
+        return await accounts.update_user(account.id, disabled=disabled)
+
+    account = _run(work)
+    if disabled:
+        print(f"disabled {account.email!r}: its sessions ended, everywhere, at once")
+    else:
+        print(f"enabled {account.email!r}: it may sign in again")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, True)
+
+
+def cmd_users_enable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, False)
+
+
+def cmd_users_reset_link(args: argparse.Namespace) -> int:
+    settings = _settings()
+
+    async def work(store: Store) -> str:
+        accounts = AccountStore(store)
+        return await _reset_link(accounts, settings, await _account_of(accounts, args.email))
+
+    print(_run(work, settings))
+    hours = settings.reset_link_max_age_seconds / 3600
+    print(
+        f"one-time link to set a new password (valid {hours:g} h; using it ends every "
+        "session of the account)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_members_add(args: argparse.Namespace) -> int:
+    async def work(store: Store) -> str:
+        accounts = AccountStore(store)
+        account = await _account_of(accounts, args.email)
+        member = await accounts.set_membership(args.slug, account.id, Role(args.role))
+        return member.role.value
+
+    role = _run(work)
+    print(f"{args.email} is {role} of feed {args.slug!r}")
+    return 0
+
+
+def cmd_members_remove(args: argparse.Namespace) -> int:
+    async def work(store: Store) -> None:
+        accounts = AccountStore(store)
+        account = await _account_of(accounts, args.email)
+        await accounts.remove_membership(args.slug, account.id)
+
+    _run(work)
+    print(f"{args.email} is no longer a member of feed {args.slug!r}")
+    return 0
+
+
+def cmd_members_list(args: argparse.Namespace) -> int:
+    for member in _run(lambda store: AccountStore(store).list_members(args.slug)):
+        state = "disabled" if member.disabled else "active"
+        print(
+            f"{member.user_id}\t{member.role.value}\t{state}\t{member.email}\t{member.display_name}"
+        )
     return 0
 
 
@@ -431,6 +601,55 @@ def build_parser() -> argparse.ArgumentParser:
     admin = tokens.add_parser("admin", help="create another admin token (printed once)")
     admin.add_argument("--name", default="admin")
     admin.set_defaults(func=cmd_tokens_admin)
+
+    users = sub.add_parser("users", help="manage accounts").add_subparsers(
+        dest="action", required=True
+    )
+    user = users.add_parser(
+        "create", help="create an account (prints a one-time link to set its password)"
+    )
+    user.add_argument("email")
+    user.add_argument("--role", choices=[r.value for r in Role], required=True)
+    user.add_argument("--name", help="display name, the byline (default: the address's user)")
+    user.add_argument(
+        "--feed",
+        type=_slug,
+        action="append",
+        help="make it a member of this feed, with its role (repeatable)",
+    )
+    user.add_argument(
+        "--generate-password",
+        action="store_true",
+        help="print a generated password instead of a reset link",
+    )
+    user.set_defaults(func=cmd_users_create)
+    users.add_parser("list", help="list accounts (never passwords)").set_defaults(
+        func=cmd_users_list
+    )
+    for name, func, text in (
+        ("disable", cmd_users_disable, "disable an account: its sessions end at once, everywhere"),
+        ("enable", cmd_users_enable, "enable a disabled account"),
+        ("reset-link", cmd_users_reset_link, "print a one-time link to set a new password"),
+    ):
+        command = users.add_parser(name, help=text)
+        command.add_argument("email")
+        command.set_defaults(func=func)
+
+    members = sub.add_parser("members", help="manage feed memberships").add_subparsers(
+        dest="action", required=True
+    )
+    add = members.add_parser("add", help="make an account a member of a feed (or change its role)")
+    add.add_argument("slug", type=_slug)
+    add.add_argument("email")
+    add.add_argument("--role", choices=["editor", "contributor"], required=True)
+    add.set_defaults(func=cmd_members_add)
+    remove = members.add_parser("remove", help="remove an account from a feed")
+    remove.add_argument("slug", type=_slug)
+    remove.add_argument("email")
+    remove.set_defaults(func=cmd_members_remove)
+    team = members.add_parser("list", help="list a feed's members")
+    team.add_argument("slug", type=_slug)
+    team.set_defaults(func=cmd_members_list)
 
     post = sub.add_parser("post", help="post an entry through the HTTP API")
     post.add_argument("slug", type=_slug)

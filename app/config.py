@@ -99,6 +99,18 @@ class Settings(BaseSettings):
     oembed_timeout_seconds: float = Field(default=5.0, gt=0)
     oembed_max_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # Accounts (app/auth.py, app/store/accounts.py). A session cookie lives this long; a
+    # password-reset link works once, within reset_link_max_age_seconds. Failed logins are
+    # counted per client address and per account over login_window_seconds (in the
+    # database, so across processes); past either limit a login gets 429 + Retry-After.
+    session_max_age_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    reset_link_max_age_seconds: int = Field(default=24 * 3600, ge=60)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    # The address of the admin account `livefeed serve` creates when there is none.
+    first_admin_email: str = "admin@localhost"
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:

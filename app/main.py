@@ -17,13 +17,14 @@ from app import (
     embeds,
     errors,
     lifecycle,
+    login,
     openapi,
     page_cache,
     pages,
     studio,
     templating,
 )
-from app.api import entries, feeds, media, tokens
+from app.api import accounts, entries, feeds, media, tokens
 from app.brokers import from_url
 from app.catchup import ReadBudget
 from app.config import Settings, load_settings
@@ -41,6 +42,7 @@ from app.presence import ReaderPresence, count_store
 from app.scheduler import Scheduler
 from app.state import AppState
 from app.store import Store
+from app.store.accounts import AccountStore
 from app.store.engine import make_engine
 from app.team import TeamChannel, field_store
 from app.watched import WatchedFeeds
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = AppState(
             settings=settings,
             store=store,
+            accounts=AccountStore(store),
             hub=hub,
             media=library,
             watched=WatchedFeeds(store, hub, draining),
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(feeds.router)
     app.include_router(tokens.router)
+    app.include_router(accounts.router)
     app.include_router(entries.router)
     app.include_router(media.router)
     app.include_router(ws.router)
@@ -158,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(embeds.router)
     app.include_router(studio.router)
+    app.include_router(login.router)
     app.include_router(cards.router)
     app.mount("/static", templating.static_app(), name="static")
     if settings.media_backend == "local":

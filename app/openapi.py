@@ -8,7 +8,7 @@ route can return and the real error bodies (:class:`~app.schemas.ErrorBody`,
 * a request body: 400 (malformed JSON or Content-Length), 413 (too large), 422;
 * parameters: 422 (their validation);
 * a path parameter: 404 (unknown feed, entry or token);
-* bearer auth (``get_principal``): 401; admin or reporter checks: 403;
+* auth (``get_principal``): 401, and 403 (CSRF); ``require(Action)``: 403;
 * any request: 414 and 431 (URL or headers over their limits, ``app/http_limits.py``);
 * anything else a route can answer, in its own ``responses=`` (see :func:`errors`).
 
@@ -25,13 +25,14 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.deps import get_principal, require_admin, require_reporter
+from app.deps import REQUIRES_ACTION, get_principal
 from app.schemas import ErrorBody, ValidationErrorBody
 
 DESCRIPTIONS = {
     400: "Malformed request: JSON, Content-Length, or a cursor that names no entry.",
-    401: "Missing, invalid, revoked or expired bearer token.",
-    403: "The token may not do this (not the admin, or another feed's reporter).",
+    401: "Not signed in: no bearer token or session cookie, or an invalid, revoked or expired one.",
+    403: "Signed in but not allowed: `detail` names the missing right (or the CSRF check "
+    "that failed).",
     404: "Unknown feed, entry or token.",
     409: "Conflict: the slug exists, or the Idempotency-Key was used with another body.",
     413: "Request body or entry body over its limit.",
@@ -107,8 +108,8 @@ def _document(operation: dict[str, Any], calls: set[Any]) -> None:
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
     if get_principal in calls:
-        statuses.add(401)
-    if calls & {require_admin, require_reporter}:
+        statuses |= {401, 403}  # 403: a session request without its CSRF token
+    if any(hasattr(call, REQUIRES_ACTION) for call in calls):
         statuses.add(403)
     responses = operation.setdefault("responses", {})
     for status in sorted(statuses):

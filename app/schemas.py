@@ -391,3 +391,87 @@ class ValidationErrorBody(ErrorBody):
     """A 400 (malformed JSON) or 422 (invalid fields): ``detail`` names every field."""
 
     errors: list[FieldError] = Field(default_factory=list)
+
+
+# -- accounts (app/api/accounts.py, app/studio.py) --------------------------------------------
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
+    CleanText,
+]
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), CleanText
+]
+#: What a login accepts (any stored password); new passwords need 10 characters or more.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024), CleanText]
+NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=1024), CleanText]
+AccountRole = Literal["admin", "editor", "contributor"]
+FeedRole = Literal["editor", "contributor"]
+
+
+class LoginRequest(_Input):
+    email: Email
+    password: Password
+
+
+class UserCreate(_Input):
+    email: Email
+    display_name: DisplayName | None = Field(
+        default=None, description="Default: the part of the address before the @."
+    )
+    role: AccountRole = "contributor"
+    password: NewPassword | None = Field(
+        default=None, description="Omitted: the answer carries a one-time reset link instead."
+    )
+
+
+class UserUpdate(_Input):
+    display_name: DisplayName | None = None
+    role: AccountRole | None = None
+    disabled: StrictBool | None = Field(
+        default=None, description="true: every session ends at once and login is refused."
+    )
+
+
+class UserInfo(BaseModel):
+    """An account, never its password."""
+
+    id: int
+    email: str
+    display_name: str
+    role: AccountRole
+    disabled: bool
+    created_at: datetime
+    has_password: bool = Field(description="False until a reset link has set one.")
+    feeds: dict[str, FeedRole] = Field(description="The account's role per feed slug.")
+
+
+class UserCreated(UserInfo):
+    reset_link: str | None = Field(
+        description="When created without a password: where to set one (shown once)."
+    )
+
+
+class ResetLink(BaseModel):
+    reset_link: str = Field(description="Shown once; works once, until expires_at.")
+    expires_at: datetime
+
+
+class MembershipSet(_Input):
+    role: FeedRole
+
+
+class MemberInfo(BaseModel):
+    user_id: int
+    email: str
+    display_name: str
+    role: FeedRole
+    disabled: bool
+
+
+class SessionCreated(BaseModel):
+    user: UserInfo
+    csrf_token: str = Field(description="Send as X-CSRF-Token on every unsafe request.")

@@ -12,6 +12,7 @@ from app.config import Settings
 from app.hub import Hub
 from app.schemas import Entry
 from app.store import Store
+from app.store.accounts import AccountStore
 
 #: Called after every entry write the feed's team should see, drafts included:
 #: ``listener(feed_slug, entry)`` (see ``AppState.entry_listeners``).
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 class AppState:
     settings: Settings
     store: Store
+    #: Users, memberships, sessions (app/store/accounts.py), on the store's engine.
+    accounts: AccountStore
     hub: Hub
     #: Uploads and link cards (app/media/).
     media: MediaLibrary

@@ -7,18 +7,20 @@ token may do; ``POST /api/preview`` renders a draft exactly as it will be publis
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app import i18n
+from app.auth import csrf_token
 from app.deps import PrincipalDep, SettingsDep, StoreDep
 from app.media.storage import media_csp
 from app.openapi import errors
+from app.permissions import Action, denial
 from app.render import entry_html, render_markdown_off_loop
-from app.schemas import CleanText, MediaItem, MediaList, Slug
+from app.schemas import AccountRole, CleanText, MediaItem, MediaList, Slug
 from app.studio_strings import studio_config, studio_strings
 from app.templating import CSP, templates
 from app.timeline import script_json
@@ -31,8 +33,27 @@ STUDIO_CSP = CSP + "; frame-ancestors 'none'"
 
 class WhoAmI(BaseModel):
     is_admin: bool
-    feed: str | None = Field(description="The feed a reporter token writes to; null for admin.")
-    name: str
+    feed: str | None = Field(
+        description="The feed a reporter token writes to; null for anyone else."
+    )
+    name: str = Field(description="The account's display name, or the token's name.")
+    kind: Literal["admin_token", "feed_token", "account"]
+    role: AccountRole = Field(
+        description="Global role: admin for the admin token, editor for a reporter token."
+    )
+    user_id: int | None = Field(description="The account's id; null for a bearer token.")
+    email: str | None = None
+    display_name: str | None = Field(description="The account's display name (byline).")
+    feeds: dict[str, AccountRole] = Field(
+        description="Role per feed slug (an admin has admin on every feed, not listed)."
+    )
+    rights: dict[str, dict[str, Literal["allow", "own"]]] = Field(
+        description="Per feed of ``feeds``: each action allowed (``own``: on own entries)."
+    )
+    csrf_token: str | None = Field(
+        description="Signed in with the session cookie: send it as X-CSRF-Token on every "
+        "unsafe request. Null for a bearer token."
+    )
 
 
 class PreviewRequest(BaseModel):
@@ -48,9 +69,24 @@ class PreviewResponse(BaseModel):
 
 
 @router.get("/api/whoami", response_model=WhoAmI, tags=["studio"])
-async def whoami(principal: PrincipalDep) -> WhoAmI:
-    """What the bearer token is: the admin, or a reporter of one feed. 401 if invalid."""
-    return WhoAmI(is_admin=principal.is_admin, feed=principal.feed, name=principal.name)
+async def whoami(request: Request, principal: PrincipalDep) -> WhoAmI:
+    """Who is signed in — the admin token, a reporter token of one feed, or an account — with
+    its roles, rights per feed and (session cookie) CSRF token. 401 if nobody."""
+    session: str | None = getattr(request.state, "livefeed_session", None)
+    feeds = {slug: principal.role_on(slug) or role for slug, role in principal.feed_roles.items()}
+    return WhoAmI(
+        is_admin=principal.is_admin,
+        feed=principal.feed,
+        name=principal.name,
+        kind=principal.kind.value,
+        role=principal.role.value,
+        user_id=principal.user_id,
+        email=principal.email,
+        display_name=principal.name if principal.user_id is not None else None,
+        feeds={slug: role.value for slug, role in feeds.items()},
+        rights={slug: principal.rights(slug) for slug in feeds},
+        csrf_token=None if session is None else csrf_token(session),
+    )
 
 
 @router.post("/api/preview", response_model=PreviewResponse, tags=["studio"], responses=errors(404))
@@ -67,8 +103,8 @@ async def preview(
     if data.media:
         if data.feed is None:
             raise HTTPException(422, "feed: required to preview media")
-        if not who.is_admin and who.feed != data.feed:
-            raise HTTPException(403, f"this token cannot write to feed {data.feed!r}")
+        if not who.may(Action.ENTRY_WRITE_DRAFT, data.feed):
+            raise HTTPException(403, denial(Action.ENTRY_WRITE_DRAFT, data.feed))
         media = await store.preview_media(data.feed, data.media)
     return PreviewResponse(html=entry_html(await render_markdown_off_loop(data.body), media))
 

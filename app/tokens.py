@@ -1,4 +1,5 @@
-"""Bearer tokens: random, shown once, stored only as SHA-256 hashes.
+"""Bearer tokens (and session / reset secrets): random, shown once, stored only as SHA-256
+hashes.
 
 A fast hash is enough: tokens carry 256 bits of entropy, so there is nothing to brute-force.
 """
@@ -14,6 +15,11 @@ TOKEN_PREFIX = "lf_"
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_secret() -> str:
+    """A random secret for a session cookie or a reset link (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:

@@ -24,7 +24,7 @@ from tests.reader_support import ReaderSite
 SAME_AS_ENGLISH = {
     "de": {"Live", "Offline", "Link: {title}", "Studio", "Studio — livefeed"},
     "fr": {"Description", "Studio", "Studio — livefeed"},
-    "it": {"Offline", "Link: {title}", "Studio", "Studio — livefeed"},
+    "it": {"Offline", "Link: {title}", "Studio", "Studio — livefeed", "Password"},
     "pt": {"Link: {title}"},
 }
 POT = i18n.LOCALE_DIR / "messages.pot"

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Path
+from typing import Annotated
 
-from app.deps import AdminDep, HubDep, StoreDep
+from fastapi import APIRouter, Depends, HTTPException, Path
+
+from app.deps import HubDep, StoreDep, require
 from app.openapi import errors
+from app.permissions import Action, Principal
 from app.schemas import SLUG_PATTERN, Feed, FeedCreate, FeedUpdate, TokenCreate, TokenCreated
 
 router = APIRouter(prefix="/api/feeds", tags=["feeds"])
+
+FeedCreatorDep = Annotated[Principal, Depends(require(Action.FEED_CREATE))]
+FeedUpdaterDep = Annotated[Principal, Depends(require(Action.FEED_UPDATE))]
+TokenManagerDep = Annotated[Principal, Depends(require(Action.TOKEN_MANAGE))]
 
 SlugPath = Path(pattern=SLUG_PATTERN, max_length=64, description="Feed slug")
 
 
 @router.post("", status_code=201, response_model=Feed, responses=errors(409))
-async def create_feed(data: FeedCreate, store: StoreDep, _admin: AdminDep) -> Feed:
+async def create_feed(data: FeedCreate, store: StoreDep, _who: FeedCreatorDep) -> Feed:
     return await store.create_feed(data)
 
 
@@ -33,7 +40,7 @@ async def get_feed(store: StoreDep, slug: str = SlugPath) -> Feed:
 
 @router.patch("/{slug}", response_model=Feed)
 async def update_feed(
-    data: FeedUpdate, store: StoreDep, hub: HubDep, _admin: AdminDep, slug: str = SlugPath
+    data: FeedUpdate, store: StoreDep, hub: HubDep, _who: FeedUpdaterDep, slug: str = SlugPath
 ) -> Feed:
     feed, changes = await store.update_feed(slug, data)
     await hub.publish(changes)
@@ -42,7 +49,7 @@ async def update_feed(
 
 @router.post("/{slug}/tokens", status_code=201, response_model=TokenCreated)
 async def create_token(
-    store: StoreDep, _admin: AdminDep, data: TokenCreate | None = None, slug: str = SlugPath
+    store: StoreDep, _who: TokenManagerDep, data: TokenCreate | None = None, slug: str = SlugPath
 ) -> TokenCreated:
     """A reporter token for feed ``slug``, shown once; optional ``expires_at``."""
     data = data or TokenCreate()

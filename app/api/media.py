@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Path, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, UploadFile
 
-from app.deps import ReporterDep, SettingsDep, StateDep, StoreDep
+from app.deps import SettingsDep, StateDep, StoreDep, require
 from app.media.library import StorageFailed
 from app.media.processing import BrokenImage, ImageRejected, ImageTooLarge, UnsupportedImage
+from app.permissions import Action, Principal
 from app.schemas import SLUG_PATTERN, CleanStr, LinkCardCreate, MediaItem
 from app.store import NotFound
 
 router = APIRouter(prefix="/api/feeds/{slug}", tags=["media"])
 
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=64)]
+UploaderDep = Annotated[Principal, Depends(require(Action.MEDIA_UPLOAD))]
 #: Path of the upload route, for the request-size middleware (LIVEFEED_MAX_UPLOAD_BYTES).
 UPLOAD_PATH = r"/api/feeds/[^/]+/media"
 #: Room for the multipart framing and the text fields around the file.
@@ -43,7 +45,7 @@ async def upload_media(
     state: StateDep,
     store: StoreDep,
     settings: SettingsDep,
-    _who: ReporterDep,
+    _who: UploaderDep,
     file: Annotated[UploadFile, File(description="JPEG, PNG, GIF or WebP")],
     alt: Annotated[CleanStr | None, Form(max_length=1000)] = None,
     caption: Annotated[CleanStr | None, Form(max_length=1000)] = None,
@@ -85,7 +87,7 @@ async def upload_media(
     responses={503: {"description": "the media storage failed; nothing was kept"}},
 )
 async def create_card(
-    slug: SlugPath, data: LinkCardCreate, state: StateDep, store: StoreDep, _who: ReporterDep
+    slug: SlugPath, data: LinkCardCreate, state: StateDep, store: StoreDep, _who: UploaderDep
 ) -> MediaItem:
     """Resolve a video or social-post link once (oEmbed) into a card (``kind: card``) to
     attach to entries like an image. An unreachable provider still gives a card: a link."""

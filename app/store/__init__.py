@@ -1,7 +1,7 @@
 """Persistence: tables, migrations and the :class:`Store` that owns every query."""
 
 from app.store.errors import Conflict, InvalidCursor, InvalidMedia, NotFound, StoreError
-from app.store.store import ImportedEntry, NewMedia, Principal, Store
+from app.store.store import ImportedEntry, NewMedia, Store, TokenOwner
 
 __all__ = [
     "Conflict",
@@ -10,7 +10,7 @@ __all__ = [
     "InvalidMedia",
     "NewMedia",
     "NotFound",
-    "Principal",
     "Store",
     "StoreError",
+    "TokenOwner",
 ]

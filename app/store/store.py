@@ -61,8 +61,8 @@ from app.workflow import PUBLISHED, IllegalTransition, check_transition
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a bearer token belongs to: the admin, or a reporter of one feed."""
+class TokenOwner:
+    """Who a stored bearer token belongs to: the admin, or a reporter of one feed."""
 
     is_admin: bool
     feed: str | None
@@ -502,7 +502,7 @@ class Store:
             )
             return found.first() is not None
 
-    async def authenticate(self, token: str) -> Principal | None:
+    async def authenticate(self, token: str) -> TokenOwner | None:
         """The principal of a usable token, or None. Read from the database every time (no
         cache), so a revocation or expiry holds at once in every process."""
         async with self._read() as conn:
@@ -515,7 +515,7 @@ class Store:
             ).first()
         if row is None:
             return None
-        return Principal(is_admin=row.is_admin, feed=row.slug, name=row.name)
+        return TokenOwner(is_admin=row.is_admin, feed=row.slug, name=row.name)
 
     # -- entries ------------------------------------------------------------------------
     #
@@ -533,10 +533,12 @@ class Store:
         *,
         idempotency_key: str | None = None,
         by: str | None = None,
+        author_id: int | None = None,
     ) -> Created:
         """Create an entry (in ``data.status``); return it and the changes logged (a
         published one: its ``created`` event, after the unpin of the previously pinned entry
-        when it is pinned; any other status: none). ``by`` names the writer. With
+        when it is pinned; any other status: none). ``by`` names the writer; ``author_id`` is
+        the account writing it (``entries.author_id``; None for a bearer token). With
         ``idempotency_key``, a repeat returns the first entry and no changes; the same key
         with a different body raises :class:`Conflict` (``replayed`` tells a repeat)."""
         request_hash = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
@@ -544,7 +546,7 @@ class Store:
         for _attempt in range(3):
             try:
                 return await self._create_entry(
-                    slug, data, idempotency_key, request_hash, body_html, by
+                    slug, data, idempotency_key, request_hash, body_html, by, author_id
                 )
             except IntegrityError:
                 # A concurrent request with the same key won: loop to replay its result.
@@ -560,6 +562,7 @@ class Store:
         request_hash: str,
         body_html: str,
         by: str | None,
+        author_id: int | None,
     ) -> Created:
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
@@ -597,6 +600,7 @@ class Store:
                 status=data.status,
                 publish_at=data.publish_at,
                 edited_by=by,
+                author_id=author_id,
             )
             if change is not None:
                 made.append(change)
@@ -1316,4 +1320,4 @@ class Store:
         return made
 
 
-__all__ = ["EntryOp", "ImportedEntry", "NewMedia", "Principal", "Store"]
+__all__ = ["EntryOp", "ImportedEntry", "NewMedia", "Store", "TokenOwner"]

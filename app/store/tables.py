@@ -104,6 +104,8 @@ entries = Table(
     Column("edited_by", String(100), nullable=True),
     # How many earlier versions ``entry_revisions`` keeps for this entry.
     Column("revisions", Integer, nullable=False, default=0),
+    # The account that created the entry (NULL: a bearer token, or written before accounts).
+    Column("author_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     UniqueConstraint("feed_id", "import_key", name="uq_entries_feed_import_key"),
     # The reader timeline: published entries of a feed, newest first.
     Index("ix_entries_feed_status_timeline", "feed_id", "status", "published_at", "id"),
@@ -190,4 +192,70 @@ media = Table(
     Column("card", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_media_feed", "feed_id", "id"),
+)
+
+# -- accounts (app/store/accounts.py) -------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False),
+    # email.lower(): makes the address unique case-insensitively, on SQLite and PostgreSQL.
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False),
+    # argon2id (app/passwords.py); NULL until the account's first reset link is used.
+    Column("password_hash", String(200), nullable=True),
+    Column("role", String(12), nullable=False),  # admin | editor | contributor
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(12), nullable=False),  # editor | contributor
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_memberships_user", "user_id"),
+)
+
+# Server-side sessions: the cookie holds a random token, the table only its SHA-256 hash.
+# Every request reads its session here (no cache), so a logout, a disabled account or a
+# password reset holds at once in every process.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+# One-time password-reset links (hash of the token only).
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
+# Failed logins, counted per client address and per account over a sliding window; in the
+# database so the limit holds across processes.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(10), nullable=False),  # "address" | "account"
+    Column("key", String(254), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_key", "scope", "key", "at"),
 )

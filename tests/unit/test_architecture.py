@@ -38,6 +38,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.api_messages",
             "app.timeline",
             "app.tokens",
+            "app.permissions",
+            "app.passwords",
             "app.live.close_codes",
             "app.live.frames",
             "app.live.flood",
@@ -61,6 +63,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "http",
         (
             "app.deps",
+            "app.auth",
             "app.templating",
             "app.page_cache",
             "app.metrics",
@@ -71,14 +74,17 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.openapi",
         ),
     ),
-    ("surfaces", ("app.api", "app.pages", "app.embeds", "app.studio", "app.cards", "app.live")),
+    (
+        "surfaces",
+        ("app.api", "app.pages", "app.embeds", "app.studio", "app.login", "app.cards", "app.live"),
+    ),
     ("entry", ("app.main", "app.cli", "app.server")),
 ]
 
 #: Within the surfaces layer: groups that must not import one another.
 SURFACES: dict[str, tuple[str, ...]] = {
     "HTTP API": ("app.api",),
-    "HTML pages": ("app.pages", "app.embeds", "app.studio", "app.cards"),
+    "HTML pages": ("app.pages", "app.embeds", "app.studio", "app.login", "app.cards"),
     "live streams": ("app.live",),
 }
 
