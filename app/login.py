@@ -10,8 +10,9 @@ Contracts:
   ``POST /reset/{token}`` (``password``, ``repeat``) sets the password once, ends every session
   of the account and redirects to ``/login?reset=1`` (303); a bad password re-renders (422).
 * Both pages are in the browser's language (``Accept-Language``, among the catalogs of
-  :mod:`app.i18n`), carry the studio's CSP, are never framed, cached or sent as a referrer
-  (the reset token is in the URL), and a cross-site ``Origin`` on a POST is refused (403).
+  :mod:`app.i18n`), carry the studio's CSP, are never framed or cached, and never sent as a
+  referrer to another site (the reset token is in the URL); a cross-site ``Origin`` on a POST
+  is refused (403).
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ PAGE_CSP = CSP + "; frame-ancestors 'none'"
 HEADERS = {
     "Content-Security-Policy": PAGE_CSP,
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # Never a referrer to another site (the reset token is in the URL), but the page's own
+    # origin on its form posts: under no-referrer browsers send "Origin: null", refused.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 

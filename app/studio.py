@@ -143,7 +143,9 @@ async def studio_page(
         headers={
             "Content-Security-Policy": media_csp(STUDIO_CSP, settings),
             "Cache-Control": "no-cache",
-            "Referrer-Policy": "no-referrer",
+            # same-origin, not no-referrer: under no-referrer a browser sends the studio's
+            # own POSTs with "Origin: null", which the session's CSRF check refuses.
+            "Referrer-Policy": "same-origin",
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
             "Vary": "Accept-Language, Cookie",

@@ -354,7 +354,7 @@ async def test_the_login_form_signs_in_without_js_and_says_why_it_refuses(
     page = await client.get("/login", headers={"Accept-Language": "fr-CH, en;q=0.5"})
     assert page.status_code == 200
     assert page.headers["content-security-policy"].endswith("frame-ancestors 'none'")
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert page.headers["cache-control"] == "no-store"
     assert '<html lang="fr"' in page.text and "Se connecter" in page.text
     assert '<form method="post" action="/login">' in page.text
@@ -389,7 +389,7 @@ async def test_a_reset_link_works_once_and_ends_every_session(
         path = httpx.URL(made.json()["reset_link"]).path
         form = await client.get(path)
         assert form.status_code == 200 and 'autocomplete="new-password"' in form.text
-        assert form.headers["referrer-policy"] == "no-referrer"
+        assert form.headers["referrer-policy"] == "same-origin"
         new = "a brand new passphrase"
         differ = await client.post(path, data={"password": new, "repeat": new + "!"})
         assert differ.status_code == 422 and "The two passwords differ." in differ.text
