@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException, Request, Response
+from starlette.requests import HTTPConnection
 
 from app.config import Settings
 from app.passwords import verify_password
@@ -109,10 +110,12 @@ def csrf_token(session_token: str) -> str:
     return hmac.new(session_token.encode(), b"livefeed csrf", hashlib.sha256).hexdigest()
 
 
-def request_origin(request: Request) -> str:
-    """``scheme://host[:port]`` of the request as the client addressed it."""
+def request_origin(request: HTTPConnection) -> str:
+    """``scheme://host[:port]`` of the request as the client addressed it (a WebSocket's
+    ``ws``/``wss`` as the ``http``/``https`` of the page that opened it)."""
     host = request.headers.get("host") or request.url.netloc
-    return f"{request.url.scheme}://{host}"
+    scheme = {"ws": "http", "wss": "https"}.get(request.url.scheme, request.url.scheme)
+    return f"{scheme}://{host}"
 
 
 def _origin_of(url: str) -> str:
@@ -120,7 +123,7 @@ def _origin_of(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def same_site_origin(request: Request, settings: Settings) -> bool:
+def same_site_origin(request: HTTPConnection, settings: Settings) -> bool:
     """The request's ``Origin`` (when sent) is this service's own origin."""
     origin = request.headers.get("origin")
     if origin is None:

@@ -3,9 +3,10 @@ PostgreSQL: every kind of principal tries every action through a real route, and
 route's success status when the policy allows it, 403 naming the right when it does not, and
 401 when nobody is signed in.
 
-Each :class:`Action` has a probe: the request that exercises it. An action whose route does
-not exist yet is probed through ``GET /api/whoami``'s ``rights`` (what the studio is told),
-and listed in :data:`PROBED_BY_WHOAMI`; the test fails when an action has no probe at all.
+Each :class:`Action` has a probe: the request that exercises it (the test fails when an
+action has none). Own-only rights are probed on an entry the subject's account owns; the
+rights on other people's entries have their own probes (``entry.edit_unpublished_any``) and
+test (a contributor cannot submit or edit someone else's draft).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -21,6 +23,7 @@ from PIL import Image
 
 from app.auth import COOKIE_NAME
 from app.permissions import GLOBAL_ACTIONS, POLICY, Action, Decision, Role, cap
+from app.store.tables import entries
 from tests.conftest import ADMIN
 
 PASSWORD = "correct horse battery"
@@ -78,7 +81,8 @@ async def token_manage(http: httpx.AsyncClient, auth: dict[str, str], feed: str)
 
 
 async def entry_publish(http: httpx.AsyncClient, auth: dict[str, str], feed: str) -> int:
-    response = await http.post(f"/api/feeds/{feed}/entries", json={"body": "new"}, headers=auth)
+    body = {"body": "new", "status": "published"}
+    response = await http.post(f"/api/feeds/{feed}/entries", json=body, headers=auth)
     return response.status_code
 
 
@@ -116,19 +120,62 @@ async def team_view(http: httpx.AsyncClient, auth: dict[str, str], feed: str) ->
     return (await http.get(f"/api/feeds/{feed}/members", headers=auth)).status_code
 
 
-def whoami_probe(action: Action) -> Probe:
-    """For an action without a route yet: 200 when whoami lists it among the rights on the
-    feed (an admin holds every right on every feed: whoami says ``is_admin``), 403 when it
-    does not, 401 when nobody is signed in."""
+async def _unpublished(http: httpx.AsyncClient, feed: str, status: str, owner: int | None) -> int:
+    """An entry in ``status`` made by the admin token, then owned by account ``owner``."""
+    made = await http.post(
+        f"/api/feeds/{feed}/entries", json={"body": "draft", "status": status}, headers=ADMIN
+    )
+    assert made.status_code == 201, made.text
+    entry_id: int = made.json()["id"]
+    if owner is not None:
+        async with ENGINE[0].begin() as conn:
+            await conn.execute(
+                entries.update().where(entries.c.id == entry_id).values(author_id=owner)
+            )
+    return entry_id
 
-    async def probe(http: httpx.AsyncClient, auth: dict[str, str], feed: str) -> int:
-        response = await http.get("/api/whoami", headers=auth)
-        if response.status_code != 200:
-            return response.status_code
-        who = response.json()
-        return 200 if who["is_admin"] or action.value in who["rights"].get(feed, {}) else 403
 
-    return probe
+def own(probe: Callable[[httpx.AsyncClient, dict[str, str], str, int], Awaitable[int]]) -> Probe:
+    """A probe on an entry the subject owns (its account's; a token owns nothing)."""
+
+    async def run(http: httpx.AsyncClient, auth: dict[str, str], feed: str) -> int:
+        return await probe(http, auth, feed, await _unpublished(http, feed, "draft", OWNER[0]))
+
+    return run
+
+
+async def entry_write_draft(
+    http: httpx.AsyncClient, auth: dict[str, str], feed: str, entry_id: int
+) -> int:
+    response = await http.patch(
+        f"/api/feeds/{feed}/entries/{entry_id}", json={"body": "my draft"}, headers=auth
+    )
+    return response.status_code
+
+
+async def entry_submit(
+    http: httpx.AsyncClient, auth: dict[str, str], feed: str, entry_id: int
+) -> int:
+    response = await http.post(f"/api/feeds/{feed}/entries/{entry_id}/submit", headers=auth)
+    return response.status_code
+
+
+async def entry_edit_unpublished_any(
+    http: httpx.AsyncClient, auth: dict[str, str], feed: str
+) -> int:
+    entry_id = await _unpublished(http, feed, "submitted", None)  # no account's
+    response = await http.patch(
+        f"/api/feeds/{feed}/entries/{entry_id}", json={"body": "fixed"}, headers=auth
+    )
+    return response.status_code
+
+
+async def entry_restore(http: httpx.AsyncClient, auth: dict[str, str], feed: str) -> int:
+    entry_id = await _entry(http, feed)
+    deleted = await http.delete(f"/api/feeds/{feed}/entries/{entry_id}", headers=ADMIN)
+    assert deleted.status_code == 204
+    response = await http.post(f"/api/feeds/{feed}/entries/{entry_id}/restore", headers=auth)
+    return response.status_code
 
 
 #: Probe and success status per action.
@@ -137,22 +184,21 @@ PROBES: dict[Action, tuple[Probe, int]] = {
     Action.FEED_UPDATE: (feed_update, 200),
     Action.PEOPLE_MANAGE: (people_manage, 200),
     Action.TOKEN_MANAGE: (token_manage, 201),
+    Action.ENTRY_WRITE_DRAFT: (own(entry_write_draft), 200),
+    Action.ENTRY_SUBMIT: (own(entry_submit), 200),
+    Action.ENTRY_EDIT_UNPUBLISHED_ANY: (entry_edit_unpublished_any, 200),
     Action.ENTRY_PUBLISH: (entry_publish, 201),
     Action.ENTRY_EDIT_PUBLISHED: (entry_edit_published, 200),
     Action.ENTRY_DELETE: (entry_delete, 204),
     Action.ENTRY_PIN: (entry_pin, 201),
+    Action.ENTRY_RESTORE: (entry_restore, 200),
     Action.MEDIA_UPLOAD: (media_upload, 201),
     Action.TEAM_VIEW: (team_view, 200),
 }
-#: Actions whose routes come with the entry lifecycle (drafts, submissions, restore).
-PROBED_BY_WHOAMI = (
-    Action.ENTRY_WRITE_DRAFT,
-    Action.ENTRY_SUBMIT,
-    Action.ENTRY_EDIT_UNPUBLISHED_ANY,
-    Action.ENTRY_RESTORE,
-)
-for _action in PROBED_BY_WHOAMI:
-    PROBES[_action] = (whoami_probe(_action), 200)
+#: The database of the app under test, and the account the current subject is (None: a
+#: token or nobody), for the own-entry probes.
+ENGINE: list[Any] = []
+OWNER: list[int | None] = [None]
 
 
 SUBJECTS = [
@@ -192,6 +238,7 @@ def expected(subject: Subject, action: Action, success: int) -> int:
 async def _account(
     app: FastAPI, client: httpx.AsyncClient, role: Role, memberships: dict[str, Role]
 ) -> dict[str, str]:
+    """A new account signed in: its auth headers (``X-User-Id`` is for the test only)."""
     email = f"user{next(_serial)}@example.org"
     made = await client.post(
         "/api/users",
@@ -210,7 +257,11 @@ async def _account(
     assert signed.status_code == 201, signed.text
     cookie = signed.cookies[COOKIE_NAME]
     client.cookies.clear()  # every subject authenticates by its own headers only
-    return {"Cookie": f"{COOKIE_NAME}={cookie}", "X-CSRF-Token": signed.json()["csrf_token"]}
+    return {
+        "Cookie": f"{COOKIE_NAME}={cookie}",
+        "X-CSRF-Token": signed.json()["csrf_token"],
+        "X-User-Id": str(made.json()["id"]),
+    }
 
 
 async def _token(client: httpx.AsyncClient, feed: str) -> dict[str, str]:
@@ -253,8 +304,11 @@ async def test_the_whole_policy_table_over_http(
     other = await client.post("/api/feeds", json={"slug": OTHER, "title": "o"}, headers=ADMIN)
     assert other.status_code == 201
     credentials = await _credentials(app, client, feed)
+    ENGINE[:] = [app.state.livefeed.store.engine]
     outcomes: list[tuple[str, str, int, int]] = []
     for subject in SUBJECTS:
+        user_id = credentials[subject.label].get("X-User-Id")
+        OWNER[0] = None if user_id is None else int(user_id)
         for action in Action:
             probe, success = PROBES[action]
             got = await probe(client, credentials[subject.label], feed)
@@ -267,11 +321,35 @@ async def test_the_whole_policy_table_over_http(
     assert len(outcomes) == len(SUBJECTS) * len(Action)
 
 
+async def test_own_only_rights_stop_at_other_peoples_entries(
+    app: FastAPI, client: httpx.AsyncClient, feed: str
+) -> None:
+    ENGINE[:] = [app.state.livefeed.store.engine]
+    auth = await _account(app, client, Role.CONTRIBUTOR, {feed: Role.CONTRIBUTOR})
+    theirs = await _unpublished(client, feed, "draft", None)
+    for response in (
+        await client.post(f"/api/feeds/{feed}/entries/{theirs}/submit", headers=auth),
+        await client.patch(f"/api/feeds/{feed}/entries/{theirs}", json={"body": "x"}, headers=auth),
+    ):
+        assert response.status_code == 403, response.text
+    mine = await client.post(
+        f"/api/feeds/{feed}/entries", json={"body": "mine", "status": "submitted"}, headers=auth
+    )
+    assert mine.status_code == 201 and mine.json()["status"] == "submitted"
+    default = await client.post(f"/api/feeds/{feed}/entries", json={"body": "d"}, headers=auth)
+    assert default.status_code == 201 and default.json()["status"] == "draft"
+    publish = await client.post(
+        f"/api/feeds/{feed}/entries/{mine.json()['id']}/publish", headers=auth
+    )
+    assert publish.json() == {"detail": f"missing the right entry.publish on feed {feed!r}"}
+
+
 async def test_a_refusal_names_the_missing_right(
     app: FastAPI, client: httpx.AsyncClient, feed: str
 ) -> None:
     auth = await _account(app, client, Role.CONTRIBUTOR, {feed: Role.CONTRIBUTOR})
-    refused = await client.post(f"/api/feeds/{feed}/entries", json={"body": "x"}, headers=auth)
+    body = {"body": "x", "status": "published"}
+    refused = await client.post(f"/api/feeds/{feed}/entries", json=body, headers=auth)
     assert refused.status_code == 403
     assert refused.json() == {"detail": f"missing the right entry.publish on feed {feed!r}"}
     nobody = await client.post(f"/api/feeds/{feed}/entries", json={"body": "x"})

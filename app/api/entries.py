@@ -134,7 +134,7 @@ async def _authorize_edit(
     fields = {name for name in data.model_fields_set if getattr(data, name) is not None}
     live = status == PUBLISHED and not deleted
     target = data.status if data.status is not None and data.status != status else None
-    if fields & CONTENT_FIELDS or target == "draft" and not live:
+    if fields & CONTENT_FIELDS or (target == "draft" and not live):
         if live:
             _check(who, Action.ENTRY_EDIT_PUBLISHED, slug, owner)
         elif not who.may(Action.ENTRY_WRITE_DRAFT, slug, owner_id=owner):

@@ -33,6 +33,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import PlainTextResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from app.auth import COOKIE_NAME, principal_of_session, same_site_origin
 from app.deps import bearer_principal
 from app.events import UNSEQUENCED
 from app.hub import Event
@@ -41,8 +42,8 @@ from app.live.close_codes import POLICY, SERVICE_RESTART, SLOW_READER, TEAM_SIGN
 from app.live.flood import MessageRate
 from app.live.session import EventQueue
 from app.live.uvicorn_bridge import count_pings_with
+from app.permissions import Action, Principal
 from app.state import AppState
-from app.store import Principal
 from app.team import Member, error_frame, hello_frame
 
 log = logging.getLogger(__name__)
@@ -74,21 +75,31 @@ def _bearer(websocket: WebSocket) -> str | None:
 
 
 def may_view_team(principal: Principal, slug: str) -> bool:
-    """``team.view`` on ``slug``: the admin token, or a reporter token of that feed."""
-    return principal.is_admin or principal.feed == slug
+    """``team.view`` on ``slug`` (app/permissions.py)."""
+    return principal.may(Action.TEAM_VIEW, slug)
 
 
 async def _who(state: AppState, websocket: WebSocket, slug: str) -> Member | _Refusal:
-    """The member this handshake authenticates as, or why it is refused."""
+    """The member this handshake authenticates as, or why it is refused: a bearer token, else
+    the session cookie — only from a page of this site (``Origin``), so that another site
+    cannot open the channel with a signed-in browser's cookie."""
     token = _bearer(websocket)
     principal = await bearer_principal(state, token) if token else None
+    session = websocket.cookies.get(COOKIE_NAME)
+    if principal is None and token is None and session:
+        if not same_site_origin(websocket, state.settings):
+            return _Refusal(403, "cross-site request refused: the team channel needs this site")
+        principal = await principal_of_session(state, session)
     if principal is None:
-        return _Refusal(401, "sign in (a bearer token) to open the team channel")
+        return _Refusal(401, "sign in (a session or a bearer token) to open the team channel")
     if await state.store.get_feed(slug) is None:
         return _Refusal(404, f"no feed {slug!r}")
     if not may_view_team(principal, slug):
         return _Refusal(403, f"this needs team.view on feed {slug!r}")
-    return Member(key=f"token:{principal.name}", name=principal.name)
+    key = (
+        f"user:{principal.user_id}" if principal.user_id is not None else f"token:{principal.name}"
+    )
+    return Member(key=key, name=principal.name)
 
 
 async def _still_allowed(state: AppState, websocket: WebSocket, slug: str) -> bool:
