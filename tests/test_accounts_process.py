@@ -146,6 +146,41 @@ def test_the_login_limit_holds_across_processes(
         )
         assert limited.status_code == 429, limited.text
         assert int(limited.headers["retry-after"]) >= 1
+        assert "for this account" in limited.json()["detail"]
+
+
+def test_the_address_limit_counts_failures_for_any_account(
+    livefeed_factory: Callable[..., LivefeedServer], tmp_path: Path
+) -> None:
+    server = livefeed_factory(
+        {
+            "LIVEFEED_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/a.db",
+            "LIVEFEED_LOGIN_MAX_FAILURES_PER_ADDRESS": "3",
+        }
+    )
+    httpx.post(server.url("/api/feeds"), json={"slug": "desk", "title": "d"}, headers=ADMIN)
+    _account(server.base_url, "di@example.org", "desk")
+    for n in range(3):  # three different (unknown) accounts from one address
+        wrong = httpx.post(
+            server.url("/api/session"),
+            json={"email": f"guess{n}@example.org", "password": "wrong password"},
+            timeout=30,
+        )
+        assert wrong.status_code == 401
+    limited = httpx.post(
+        server.url("/api/session"),
+        json={"email": "di@example.org", "password": PASSWORD},
+        timeout=30,
+    )
+    assert limited.status_code == 429 and "for this address" in limited.json()["detail"]
+    # Another client address (through the trusted proxy rule) is not limited.
+    other = httpx.post(
+        server.url("/api/session"),
+        json={"email": "di@example.org", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+        timeout=30,
+    )
+    assert other.status_code == 201, other.text
 
 
 @pytest.mark.parametrize(

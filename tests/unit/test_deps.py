@@ -151,6 +151,27 @@ async def test_a_session_cookie_is_its_account_and_unsafe_calls_need_the_csrf_to
     assert (await principal(state(), request("POST", headers=same))).user_id == 7
 
 
+async def test_a_plain_form_may_carry_the_csrf_token_as_a_field() -> None:
+    body = f"csrf_token={csrf_token(SESSION)}&x=1".encode()
+    headers = {
+        "Cookie": f"{COOKIE_NAME}={SESSION}",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(body)),
+    }
+    req = request("POST", headers=headers)
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    req._receive = receive
+    assert (await principal(state(), req)).user_id == 7
+
+
 async def test_a_bearer_request_needs_no_csrf_token() -> None:
     found = await principal(state(), request("POST", headers=bearer(REPORTER_TOKEN)))
     assert found.feed == "moscou"
