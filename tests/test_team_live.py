@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -227,5 +228,55 @@ async def test_presence_of_a_killed_process_expires(
         made.servers[1].kill()  # Ben's process dies without a word: no leave, no notice
         await asyncio.wait_for(ben.closed.wait(), 20)
         await wait_until_async(lambda: ana.names() == ["Ana"], 20)
+    finally:
+        await made.aclose()
+
+
+def silent_member(server: Any, slug: str, token: str) -> socket.socket:
+    """A team member whose browser died: the handshake is done, then it never reads or answers
+    a ping again (its TCP connection stays open)."""
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(
+        (
+            f"GET {team_path(slug)} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, "server closed during the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+async def test_a_member_whose_browser_died_drops_out_of_presence(
+    livefeed_factory: Factory, tmp_path: Path
+) -> None:
+    """Presence of a browser that vanished without closing (no close frame, socket open) is
+    dropped once it misses the WebSocket ping (LIVEFEED_HEARTBEAT_SECONDS, here 1 s)."""
+    made = start_cluster(
+        "memory",
+        livefeed_factory,
+        tmp_path=tmp_path,
+        env={**ENV, "LIVEFEED_HEARTBEAT_SECONDS": "1"},
+    )
+    try:
+        slug = "ghost"
+        await made.create_feed(slug)
+        server = made.servers[0]
+        ana = await TeamClient(
+            server.ws_url, slug, await reporter_token(made.http, server.base_url, slug, "Ana")
+        ).start()
+        ghost_token = await reporter_token(made.http, server.base_url, slug, "Ghost")
+        ghost = await asyncio.to_thread(silent_member, server, slug, ghost_token)
+        try:
+            await wait_until_async(lambda: ana.names() == ["Ana", "Ghost"], 20)
+            await wait_until_async(lambda: ana.names() == ["Ana"], 20)
+        finally:
+            ghost.close()
     finally:
         await made.aclose()
