@@ -245,6 +245,23 @@ STUDIO_MESSAGES: MessageTable = {
     "role_editor": N_("editor"),
     "role_contributor": N_("contributor"),
     "session_ended": N_("Your session has ended. Sign in again — your draft is kept."),
+    # -- people (admins; web/static/studio/people.js)
+    "people_title": N_("People"),
+    "people_add_title": N_("Add a person"),
+    "people_name": N_("Name (their byline)"),
+    "people_role": N_("Role"),
+    "people_add": N_("Add person"),
+    "people_link": N_("Link where they set a password — shown once, send it to them"),
+    "people_needs_email": N_("An account needs an email address."),
+    "people_created": N_("{name} can now sign in, once their password is set."),
+    "people_role_here": N_("On this feed:"),
+    "people_not_member": N_("not a member"),
+    "people_disabled": N_("disabled"),
+    "people_disable": N_("Disable"),
+    "people_enable": N_("Enable"),
+    "people_saved": N_("Role saved."),
+    "people_disabled_toast": N_("Account disabled: signed out everywhere."),
+    "people_enabled_toast": N_("Account enabled."),
 }
 
 

@@ -10,6 +10,7 @@ import { Api, offline, statusOf } from "./api.js";
 import { Composer } from "./composer.js";
 import { Messages, byId, button, confirmDialog, copyField, input, textarea } from "./dom.js";
 import { TeamDesk } from "./desk.js";
+import { PeoplePanel } from "./people.js";
 import { EntryList } from "./entries.js";
 import { FeedPanel, feedLabel } from "./feed-panel.js";
 import { t, tn } from "./i18n.js";
@@ -30,6 +31,7 @@ export class Studio {
     this.api = new Api();
     this.messages = new Messages();
     this.entries = new EntryList(this.api, this.messages);
+    this.people = new PeoplePanel(this.api, this.messages);
     this.desk = new TeamDesk(this.api, this.messages, (entry) => this.entries.upsert(/** @type {any} */ (entry)));
     this.composer = new Composer(this.api, this.messages, (entry) => {
       // A draft or a submission goes to the team desk; a published update to the list.
@@ -186,6 +188,7 @@ export class Studio {
     this.feed = null;
     this.entries.open(null);
     this.desk.close();
+    void this.people.open(null, false);
     save("session", TOKEN_KEY, null);
     byId("sd-app").hidden = true;
     byId("sd-who").hidden = true;
@@ -240,6 +243,8 @@ export class Studio {
     if (this.isAdmin) void this.tokens.load(feed.slug);
     this.composer.open(feed.slug);
     this.desk.open(feed.slug, this.canPublish(feed.slug));
+    // People are accounts: an admin account (or the admin token) manages them.
+    void this.people.open(feed.slug, this.isAdmin);
     // A contributor writes drafts and submits them; only an editor publishes.
     byId("sd-publish").hidden = !this.canPublish(feed.slug);
     await this.entries.load(null);
@@ -410,6 +415,7 @@ export class Studio {
     byId("sd-save-draft").addEventListener("click", () => this.composer.publish("draft"));
     byId("sd-submit").addEventListener("click", () => this.composer.publish("submitted"));
     this.desk.bind();
+    this.people.bind();
     this.composer.tray.bind();
     byId("sd-compose").addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
