@@ -67,8 +67,18 @@ export class Studio {
     const who = this.who;
     if (!who) return false;
     if (who.is_admin || who.feed === slug) return true;
-    const rights = (who.rights || {})[slug] || {};
-    return rights["entry.publish"] === "allow";
+    return this.may("entry.publish", slug);
+  }
+
+  /**
+   * Does whoami say this person may do `action` on feed `slug` (the admin: everything)?
+   * @param {string} action @param {string} slug
+   */
+  may(action, slug) {
+    const who = this.who;
+    if (!who) return false;
+    if (who.is_admin) return true;
+    return ((who.rights || {})[slug] || {})[action] === "allow";
   }
 
   get isAdmin() {
@@ -147,8 +157,6 @@ export class Studio {
     byId("sd-admin").hidden = !who.is_admin;
     byId("sd-origins-form").hidden = !who.is_admin;
     byId("sd-feed-field").hidden = !who.is_admin && Object.keys(who.feeds || {}).length < 2;
-    byId("sd-status-hint").hidden = who.is_admin;
-    button("sd-status-toggle").disabled = !who.is_admin;
     try {
       await this.loadFeeds();
     } catch (err) {
@@ -240,6 +248,10 @@ export class Studio {
     save("session", FEED_KEY, feed.slug);
     this.entries.open(feed);
     this.panel.show(feed, this.isAdmin);
+    // Editors end and reopen their feeds too (feed.update); the hint says who can.
+    const mayUpdate = this.may("feed.update", feed.slug);
+    byId("sd-status-hint").hidden = mayUpdate;
+    button("sd-status-toggle").disabled = !mayUpdate;
     if (this.isAdmin) void this.tokens.load(feed.slug);
     this.composer.open(feed.slug);
     this.desk.open(feed.slug, this.canPublish(feed.slug));
