@@ -42,7 +42,8 @@ function differs(entry, p) {
     entryMedia(entry).map((m) => m.id).join(",") !== mediaIds(p.media) ||
     entry.pinned !== p.pinned ||
     entry.key_event !== p.key_event ||
-    (entry.author || "") !== (p.author || "")
+    // No author sent: the byline is the server's (an account's display name), not a change.
+    (p.author !== undefined && (entry.author || "") !== p.author)
   );
 }
 
