@@ -256,7 +256,7 @@ export class Studio {
     this.composer.open(feed.slug);
     this.desk.open(feed.slug, this.canPublish(feed.slug));
     // People are accounts: an admin account (or the admin token) manages them.
-    void this.people.open(feed.slug, this.isAdmin);
+    void this.people.open(feed.slug, this.isAdmin && !!(this.who && this.who.kind));
     // A contributor writes drafts and submits them; only an editor publishes.
     byId("sd-publish").hidden = !this.canPublish(feed.slug);
     await this.entries.load(null);
