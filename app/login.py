@@ -201,4 +201,5 @@ async def reset_form(request: Request, token: str, state: StateDep) -> Response:
         return _render(request, "reset", 422, error=problem, email=account.email, token=token)
     if await state.accounts.use_reset(token, await hash_password(password)) is None:
         return _render(request, "gone", 410, error=LINK_GONE)
+    await state.team.revoke(user_id=account.id)  # every session ended: its team channels too
     return RedirectResponse("/login?reset=1", status_code=303)

@@ -23,21 +23,33 @@ ADMIN = {"Authorization": "Bearer test-admin-token"}
 Factory = Callable[..., LivefeedServer]
 
 
-async def token_for(server: LivefeedServer, slug: str, name: str) -> str:
+PASSWORD = "correct horse battery"
+
+
+async def account(server: LivefeedServer, slug: str, email: str, name: str, role: str) -> None:
+    """An account with a password and ``role`` on ``slug`` (made with the admin token)."""
     async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.post(
-            server.url(f"/api/feeds/{slug}/tokens"), json={"name": name}, headers=ADMIN
+        made = await http.post(
+            server.url("/api/users"),
+            json={"email": email, "display_name": name, "role": role, "password": PASSWORD},
+            headers=ADMIN,
         )
-    assert response.status_code == 201, response.text
-    token: str = response.json()["token"]
-    return token
+        assert made.status_code == 201, made.text
+        member = await http.put(
+            server.url(f"/api/feeds/{slug}/members/{made.json()['id']}"),
+            json={"role": role},
+            headers=ADMIN,
+        )
+        assert member.status_code == 200, member.text
 
 
-async def studio_for(context: BrowserContext, server: LivefeedServer, token: str) -> Page:
+async def studio_for(context: BrowserContext, server: LivefeedServer, email: str) -> Page:
+    """The studio, signed in with an account's email address and password (session cookie)."""
     page = await context.new_page()
     await page.goto(server.url("/studio"))
-    await page.get_by_label("Reporter or admin token").fill(token)
-    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Email address").first.fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
     await expect(page.locator("#sd-desk")).to_be_visible()
     await expect(page.locator("#sd-desk-conn")).to_have_attribute("data-state", "live")
     return page
@@ -53,13 +65,16 @@ async def test_contributor_submits_editor_publishes_reader_sees_it_only_then(
             server.url("/api/feeds"), json={"slug": slug, "title": "Vote night"}, headers=ADMIN
         )
     assert created.status_code == 201, created.text
-    carla = await token_for(server, slug, "Carla Contributor")
-    eddie = await token_for(server, slug, "Eddie Editor")
+    await account(server, slug, "carla@example.org", "Carla Contributor", "contributor")
+    await account(server, slug, "eddie@example.org", "Eddie Editor", "editor")
 
     contexts = [await chromium_browser.new_context() for _ in range(3)]
     try:
-        contributor = await studio_for(contexts[0], server, carla)
-        editor = await studio_for(contexts[1], server, eddie)
+        contributor = await studio_for(contexts[0], server, "carla@example.org")
+        editor = await studio_for(contexts[1], server, "eddie@example.org")
+        # A contributor cannot publish: no Publish button, none on the desk either.
+        await expect(contributor.locator("#sd-publish")).to_be_hidden()
+        await expect(editor.locator("#sd-publish")).to_be_visible()
         reader = await contexts[2].new_page()
         await reader.goto(server.url(f"/feeds/{slug}"))
         await reader.wait_for_selector(LIVE, state="attached")
@@ -75,6 +90,9 @@ async def test_contributor_submits_editor_publishes_reader_sees_it_only_then(
         await contributor.locator("#sd-body").fill("The count is **delayed** in ward 3.")
         await contributor.get_by_role("button", name="Submit for review").first.click()
         await expect(contributor.locator("#sd-list-submitted li")).to_have_count(1)
+        await expect(contributor.locator("#sd-compose-error")).to_be_empty()
+        mine = contributor.locator("#sd-list-submitted li", has_text="The count is delayed")
+        await expect(mine.get_by_role("button", name="Publish now")).to_have_count(0)
 
         # The editor sees it arrive in the review queue without reloading.
         queued = editor.locator("#sd-list-submitted li", has_text="The count is delayed")
@@ -84,7 +102,6 @@ async def test_contributor_submits_editor_publishes_reader_sees_it_only_then(
 
         # The editor opens it in the editor: the contributor sees who is editing it.
         await queued.get_by_role("button", name="Edit").click()
-        mine = contributor.locator("#sd-list-submitted li", has_text="The count is delayed")
         await expect(mine.locator(".sd-editing")).to_have_text("Being edited by Eddie Editor")
         await queued.get_by_label("Edit update").fill("The count is **delayed** in ward 3 and 4.")
         await queued.get_by_role("button", name="Save").click()
@@ -103,6 +120,7 @@ async def test_contributor_submits_editor_publishes_reader_sees_it_only_then(
         # when the scheduler publishes it.
         await contributor.locator("#sd-body").fill("Results expected at midnight.")
         await contributor.get_by_role("button", name="Submit for review").first.click()
+        await expect(contributor.locator("#sd-compose-error")).to_be_empty()
         later = editor.locator("#sd-desk li", has_text="Results expected")
         await expect(later).to_have_count(1)
         await later.get_by_role("button", name="Schedule…").click()

@@ -43,6 +43,7 @@ from app.schemas import (
     UserInfo,
     UserUpdate,
 )
+from app.tokens import hash_token
 
 router = APIRouter(tags=["accounts"])
 
@@ -97,17 +98,21 @@ async def end_session(request: Request, state: StateDep) -> Response:
     if token and await state.accounts.session(token) is not None:
         await check_csrf(request, token, state.settings)
         await state.accounts.end_session(token)
+        await state.team.revoke(session_id=hash_token(token))  # its team channels, everywhere
     response = Response(status_code=204)
     clear_session_cookie(response, request)
     return response
 
 
 @router.post("/api/session/logout-everywhere", status_code=204)
-async def end_every_session(request: Request, who: PrincipalDep, accounts: AccountsDep) -> Response:
+async def end_every_session(
+    request: Request, who: PrincipalDep, accounts: AccountsDep, state: StateDep
+) -> Response:
     """End every session of the signed-in account, on every device (this one included)."""
     if who.user_id is None:
         raise HTTPException(403, "only a signed-in account has sessions (not a bearer token)")
     await accounts.end_all_sessions(who.user_id)
+    await state.team.revoke(user_id=who.user_id)
     response = Response(status_code=204)
     clear_session_cookie(response, request)
     return response
@@ -146,7 +151,7 @@ async def get_user(user_id: UserIdPath, accounts: AccountsDep, _who: PeopleDep) 
 
 @router.patch("/api/users/{user_id}", response_model=UserInfo)
 async def update_user(
-    user_id: UserIdPath, data: UserUpdate, accounts: AccountsDep, _who: PeopleDep
+    user_id: UserIdPath, data: UserUpdate, accounts: AccountsDep, state: StateDep, _who: PeopleDep
 ) -> UserInfo:
     """Rename, change the global role, disable (every session ends at once, in every
     process) or enable an account."""
@@ -156,6 +161,8 @@ async def update_user(
         role=None if data.role is None else Role(data.role),
         disabled=data.disabled,
     )
+    if data.disabled:
+        await state.team.revoke(user_id=user_id)
     return account.info()
 
 

@@ -45,6 +45,7 @@ from app.live.uvicorn_bridge import count_pings_with
 from app.permissions import Action, Principal
 from app.state import AppState
 from app.team import Member, error_frame, hello_frame
+from app.tokens import hash_token
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -85,11 +86,13 @@ async def _who(state: AppState, websocket: WebSocket, slug: str) -> Member | _Re
     cannot open the channel with a signed-in browser's cookie."""
     token = _bearer(websocket)
     principal = await bearer_principal(state, token) if token else None
+    session_id: str | None = None  # matched by TeamChannel.revoke(session_id=…)
     session = websocket.cookies.get(COOKIE_NAME)
     if principal is None and token is None and session:
         if not same_site_origin(websocket, state.settings):
             return _Refusal(403, "cross-site request refused: the team channel needs this site")
         principal = await principal_of_session(state, session)
+        session_id = hash_token(session)
     if principal is None:
         return _Refusal(401, "sign in (a session or a bearer token) to open the team channel")
     if await state.store.get_feed(slug) is None:
@@ -99,7 +102,7 @@ async def _who(state: AppState, websocket: WebSocket, slug: str) -> Member | _Re
     key = (
         f"user:{principal.user_id}" if principal.user_id is not None else f"token:{principal.name}"
     )
-    return Member(key=key, name=principal.name)
+    return Member(key=key, name=principal.name, user_id=principal.user_id, session_id=session_id)
 
 
 async def _still_allowed(state: AppState, websocket: WebSocket, slug: str) -> bool:
