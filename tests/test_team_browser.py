@@ -144,3 +144,96 @@ async def test_contributor_submits_editor_publishes_reader_sees_it_only_then(
     finally:
         for context in contexts:
             await context.close()
+
+
+async def test_history_restore_deleted_restore_and_losing_access(
+    chromium_browser: Browser, livefeed_factory: Factory
+) -> None:
+    """An editor restores an earlier version and a deleted update (the reader follows live);
+    then an admin disables the editor, whose open studio is signed out at once (4401)."""
+    server = livefeed_factory()
+    slug = unique_name("hist")
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(
+            server.url("/api/feeds"), json={"slug": slug, "title": "Court"}, headers=ADMIN
+        )
+        assert created.status_code == 201, created.text
+    await account(server, slug, "eddie@example.org", "Eddie Editor", "editor")
+    contexts = [await chromium_browser.new_context() for _ in range(2)]
+    try:
+        editor = await studio_for(contexts[0], server, "eddie@example.org")
+        reader = await contexts[1].new_page()
+        await reader.goto(server.url(f"/feeds/{slug}"))
+        await reader.wait_for_selector(LIVE, state="attached")
+        reader_bodies = reader.locator(f"{ENTRY} .lf-body")
+
+        await editor.locator("#sd-body").fill("The jury is out.")
+        await editor.locator("#sd-publish").click()
+        await expect(reader_bodies.first).to_have_text("The jury is out.")
+        item = editor.locator("#sd-entries .sd-entry").first
+        await item.get_by_role("button", name="Edit").click()
+        await item.get_by_label("Edit update").fill("The jury is back.")
+        await item.get_by_role("button", name="Save").click()
+        await expect(reader_bodies.first).to_have_text("The jury is back.")
+
+        # History: the earlier version, restored — readers get it live.
+        await item.get_by_role("button", name="History").click()
+        history = editor.locator("#sd-history")
+        await expect(history.locator(".sd-history-item")).to_have_count(1)
+        await expect(history.locator(".sd-history-item")).to_contain_text("The jury is out.")
+        await history.get_by_role("button", name="Restore this version").click()
+        await expect(history).to_be_hidden()
+        await expect(reader_bodies.first).to_have_text("The jury is out.")
+
+        # Delete, then restore from the desk's deleted updates.
+        await item.get_by_role("button", name="Delete").click()
+        await editor.locator("#sd-confirm").get_by_role("button", name="Delete").click()
+        await expect(reader_bodies).to_have_count(0)
+        await editor.locator("#sd-desk summary").click()
+        deleted = editor.locator("#sd-list-deleted li")
+        await expect(deleted).to_have_count(1)
+        await deleted.get_by_role("button", name="Restore").click()
+        await expect(reader_bodies.first).to_have_text("The jury is out.")
+        await expect(deleted).to_have_count(0)
+
+        # Disabled by an admin: the open studio is signed out at once, with a message.
+        async with httpx.AsyncClient(timeout=10) as http:
+            users = (await http.get(server.url("/api/users"), headers=ADMIN)).json()
+            (eddie,) = [u["id"] for u in users if u["email"] == "eddie@example.org"]
+            off = await http.patch(
+                server.url(f"/api/users/{eddie}"), json={"disabled": True}, headers=ADMIN
+            )
+            assert off.status_code == 200, off.text
+        await expect(editor.locator("#sd-signin")).to_be_visible()
+        await expect(editor.locator("#sd-signin-error")).to_contain_text("session has ended")
+    finally:
+        for context in contexts:
+            await context.close()
+
+
+async def test_sign_out_everywhere_ends_the_other_devices_sessions(
+    chromium_browser: Browser, livefeed_factory: Factory
+) -> None:
+    server = livefeed_factory()
+    slug = unique_name("out")
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(
+            server.url("/api/feeds"), json={"slug": slug, "title": "Out"}, headers=ADMIN
+        )
+        assert created.status_code == 201, created.text
+    await account(server, slug, "cara@example.org", "Cara", "contributor")
+    contexts = [await chromium_browser.new_context() for _ in range(2)]
+    try:
+        laptop = await studio_for(contexts[0], server, "cara@example.org")
+        phone = await studio_for(contexts[1], server, "cara@example.org")
+        # A reload keeps the session (the cookie): the studio resumes signed in.
+        await phone.reload()
+        await expect(phone.locator("#sd-desk-conn")).to_have_attribute("data-state", "live")
+        await laptop.get_by_role("button", name="Sign out everywhere").click()
+        await expect(laptop.locator("#sd-signin-error")).to_have_text("Signed out on every device.")
+        await expect(phone.locator("#sd-signin")).to_be_visible()
+        await phone.reload()
+        await expect(phone.locator("#sd-signin")).to_be_visible()
+    finally:
+        for context in contexts:
+            await context.close()
