@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,11 +34,14 @@ from fastapi import HTTPException, Request, Response
 from starlette.requests import HTTPConnection
 
 from app.config import Settings
+from app.mailer import MailFailed, send_reset_mail
 from app.passwords import verify_password
 from app.permissions import Principal, PrincipalKind, Role
 from app.state import AppState
-from app.store.accounts import Account, email_key
+from app.store.accounts import Account, AccountStore, email_key
 from app.tokens import same_token
+
+log = logging.getLogger(__name__)
 
 COOKIE_NAME = "livefeed_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -201,23 +205,29 @@ def clear_session_cookie(response: Response, request: Request) -> None:
     )
 
 
-async def log_in(state: AppState, email: str, password: str, address: str) -> tuple[str, Account]:
-    """Check the limits and the password; on success a new session: (its token, account)."""
+async def _check_limits(state: AppState, keys: list[tuple[str, str]], window: timedelta) -> None:
+    """:class:`TooManyAttempts` when any (scope, key) has its limit of failures in the window."""
     settings = state.settings
-    accounts = state.accounts
-    window = timedelta(seconds=settings.login_window_seconds)
-    keys = [("address", address), ("account", email_key(email))]
     limits = {
         "address": settings.login_max_failures_per_address,
         "account": settings.login_max_failures_per_account,
     }
-    counts = await accounts.recent_failures(keys, window)
+    counts = await state.accounts.recent_failures(keys, window)
     now = datetime.now(UTC)
     for (scope, _key), (count, oldest) in counts.items():
         if count >= limits[scope]:
             assert oldest is not None
             wait = (oldest + window - now).total_seconds()
             raise TooManyAttempts(max(1, math.ceil(wait)), scope)
+
+
+async def log_in(state: AppState, email: str, password: str, address: str) -> tuple[str, Account]:
+    """Check the limits and the password; on success a new session: (its token, account)."""
+    settings = state.settings
+    accounts = state.accounts
+    window = timedelta(seconds=settings.login_window_seconds)
+    keys = [("address", address), ("account", email_key(email))]
+    await _check_limits(state, keys, window)
     found = await accounts.credentials(email)
     ok, new_hash = await verify_password(found[1] if found else None, password)
     if not ok or found is None:
@@ -231,3 +241,35 @@ async def log_in(state: AppState, email: str, password: str, address: str) -> tu
     await accounts.clear_failures("account", email_key(email))
     lifetime = timedelta(seconds=settings.session_max_age_seconds)
     return await accounts.create_session(account.id, lifetime), account
+
+
+async def new_reset_link(
+    accounts: AccountStore, settings: Settings, user_id: int
+) -> tuple[str, datetime]:
+    """A one-time ``LIVEFEED_PUBLIC_URL/reset/{token}`` link for the account, and when it
+    expires (``LIVEFEED_RESET_LINK_MAX_AGE_SECONDS``)."""
+    lifetime = timedelta(seconds=settings.reset_link_max_age_seconds)
+    expires_at = datetime.now(UTC) + lifetime
+    token = await accounts.create_reset(user_id, lifetime)
+    return f"{settings.public_url}/reset/{token}", expires_at
+
+
+async def request_reset_mail(state: AppState, email: str, address: str, language: str) -> None:
+    """``/forgot``: under the failed-login limits (each request counts as one failure for
+    the address and the account, so mails are as limited as guesses; past them
+    :class:`TooManyAttempts`), mail a reset link to an enabled account of ``email``. A mail
+    that cannot be sent is logged, not reported: the answer never tells whether the
+    address has an account."""
+    accounts = state.accounts
+    window = timedelta(seconds=state.settings.login_window_seconds)
+    keys = [("address", address), ("account", email_key(email))]
+    await _check_limits(state, keys, window)
+    await accounts.record_failure(keys, window)
+    account = await accounts.find_user(email)
+    if account is None or account.disabled_at is not None:
+        return
+    link, _expires = await new_reset_link(accounts, state.settings, account.id)
+    try:
+        await send_reset_mail(state.settings, account.email, link, language)
+    except MailFailed as exc:
+        log.warning("could not mail a reset link to account %d: %s", account.id, exc)

@@ -292,7 +292,6 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_media_prune(args: argparse.Namespace) -> int:
-    from datetime import timedelta
 
     from app.media.library import MediaLibrary
     from app.media.storage import make_storage
@@ -321,9 +320,9 @@ async def _account_of(accounts: AccountStore, email: str) -> Account:
 
 
 async def _reset_link(accounts: AccountStore, settings: Settings, account: Account) -> str:
-    lifetime = timedelta(seconds=settings.reset_link_max_age_seconds)
-    token = await accounts.create_reset(account.id, lifetime)
-    return f"{settings.public_url}/reset/{token}"
+    from app.auth import new_reset_link
+
+    return (await new_reset_link(accounts, settings, account.id))[0]
 
 
 def cmd_users_create(args: argparse.Namespace) -> int:

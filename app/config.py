@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=10, ge=1)
     # The address of the admin account `livefeed serve` creates when there is none.
     first_admin_email: str = "admin@localhost"
+    # Optional: "forgot password" mails through this SMTP server (smtp://[user:pass@]host:port,
+    # smtps:// for TLS from the start, smtp+starttls:// to upgrade). Unset: no such mails;
+    # reset links come from an admin (CLI or API).
+    smtp_url: str | None = None
+    mail_from: str = "livefeed@localhost"
 
     @field_validator("public_url")
     @classmethod
@@ -132,6 +137,15 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _known_smtp(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("smtp://", "smtps://", "smtp+starttls://")):
+            raise ValueError("must start with smtp://, smtps:// or smtp+starttls://")
         return value
 
     @field_validator("media_public_url", "s3_endpoint_url")

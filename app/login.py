@@ -9,7 +9,9 @@ Contracts:
 * ``GET /reset/{token}`` shows the new-password form while the link is usable, else 410.
   ``POST /reset/{token}`` (``password``, ``repeat``) sets the password once, ends every session
   of the account and redirects to ``/login?reset=1`` (303); a bad password re-renders (422).
-* Both pages are in the browser's language (``Accept-Language``, among the catalogs of
+* ``/forgot`` (only with ``LIVEFEED_SMTP_URL``; else 404) mails a reset link to an enabled
+  account's address and answers the same page whatever the address (no account discovery).
+* The pages are in the browser's language (``Accept-Language``, among the catalogs of
   :mod:`app.i18n`), carry the studio's CSP, are never framed or cached, and never sent as a
   referrer to another site (the reset token is in the URL); a cross-site ``Origin`` on a POST
   is refused (403).
@@ -29,6 +31,7 @@ from app.auth import (
     TooManyAttempts,
     WrongCredentials,
     log_in,
+    request_reset_mail,
     same_site_origin,
     set_session_cookie,
 )
@@ -60,6 +63,8 @@ STRINGS = {
     "password_rule": N_("At least 10 characters."),
     "save_password": N_("Save the password"),
     "set_password": N_("Set a new password"),
+    "forgot": N_("Forgot your password?"),
+    "send_link": N_("Send me a link"),
 }
 WRONG = N_("Wrong email address or password.")
 DISABLED = N_("This account is disabled.")
@@ -70,6 +75,7 @@ PASSWORD_SET = N_("Your password is set. Sign in with it.")
 TOO_SHORT = N_("At least 10 characters.")
 DIFFERENT = N_("The two passwords differ.")
 LINK_GONE = N_("This link was already used or has expired. Ask an admin for a new one.")
+LINK_SENT = N_("If an account uses this address, a link to set a new password is on its way.")
 
 
 def page_language(request: Request) -> str:
@@ -105,7 +111,7 @@ def _render(
 ) -> HTMLResponse:
     language = page_language(request)
     strings = {key: i18n.gettext(language, text) for key, text in STRINGS.items()}
-    heading = strings["set_password"] if form in ("reset", "gone") else strings["sign_in"]
+    heading = strings["set_password"] if form in ("reset", "gone", "forgot") else strings["sign_in"]
     html = (
         templates()
         .get_template("login.html")
@@ -119,6 +125,7 @@ def _render(
             token=token,
             lang=language,
             dir=i18n.text_direction(language),
+            can_mail=request.app.state.livefeed.settings.smtp_url is not None,
         )
     )
     return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
@@ -203,3 +210,34 @@ async def reset_form(request: Request, token: str, state: StateDep) -> Response:
         return _render(request, "gone", 410, error=LINK_GONE)
     await state.team.revoke(user_id=account.id)  # every session ended: its team channels too
     return RedirectResponse("/login?reset=1", status_code=303)
+
+
+@router.get("/forgot")
+async def forgot_page(request: Request, state: StateDep) -> Response:
+    if state.settings.smtp_url is None:
+        return _render(request, "gone", 404, error=LINK_GONE)
+    return _render(request, "forgot")
+
+
+@router.post("/forgot")
+async def forgot_form(request: Request, state: StateDep) -> Response:
+    """Mail a reset link when ``LIVEFEED_SMTP_URL`` is set. The answer is the same whether
+    or not the address has an account; each request counts as a failed login for the
+    address and the account (so mails are limited like guesses)."""
+    if state.settings.smtp_url is None:
+        return _render(request, "gone", 404, error=LINK_GONE)
+    if not same_site_origin(request, state.settings):
+        return _render(request, "forgot", 403, error=CROSS_SITE)
+    email = _field(await request.form(), "email").strip()[:254]
+    if not email:
+        return _render(request, "forgot", 422, error=MISSING)
+    address = request.client.host if request.client else "unknown"
+    language = page_language(request)
+    try:
+        await request_reset_mail(state, email, address, language)
+    except TooManyAttempts as exc:
+        message = i18n.gettext(language, TOO_MANY).format(minutes=math.ceil(exc.retry_after / 60))
+        return _render(
+            request, "forgot", 429, error=message, headers={"Retry-After": str(exc.retry_after)}
+        )
+    return _render(request, "gone", 200, notice=i18n.gettext(language, LINK_SENT))

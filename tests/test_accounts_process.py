@@ -4,6 +4,10 @@ Chromium a page on another origin cannot make the victim's browser act with its 
 
 from __future__ import annotations
 
+import email
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +19,7 @@ import pytest
 from playwright.async_api import Page
 
 from tests.live_support import migrate
-from tests.support.services import LivefeedServer, free_port
+from tests.support.services import LivefeedServer, free_port, port_is_open, wait_until
 
 PASSWORD = "correct horse battery"
 ADMIN_TOKEN = "test-admin-token"
@@ -317,3 +321,86 @@ async def test_a_page_on_another_origin_cannot_act_with_the_victims_cookie(
     assert "POST /api/feeds/{slug}/media 403" in log
     assert "POST /api/session/logout-everywhere 403" in log
     assert "Traceback" not in log
+
+
+# -- "forgot password" mail through a real SMTP server process -----------------------------
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """``python -m aiosmtpd`` storing every message it accepts in a maildir."""
+    maildir = tmp_path / "maildir"
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+         "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: port_is_open(port), timeout=20, message="aiosmtpd did not start")
+        yield port, maildir
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _mails(maildir: Path) -> list[email.message.Message]:
+    found = sorted((maildir / "new").glob("*")) if (maildir / "new").exists() else []
+    return [email.message_from_bytes(path.read_bytes()) for path in found]
+
+
+def test_a_forgotten_password_is_mailed_a_one_time_link(
+    livefeed_factory: Callable[..., LivefeedServer],
+    tmp_path: Path,
+    smtp_server: tuple[int, Path],
+) -> None:
+    port, maildir = smtp_server
+    server = livefeed_factory(
+        {
+            "LIVEFEED_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/m.db",
+            "LIVEFEED_SMTP_URL": f"smtp://127.0.0.1:{port}",
+            "LIVEFEED_MAIL_FROM": "desk@live.example",
+        }
+    )
+    httpx.post(server.url("/api/feeds"), json={"slug": "desk", "title": "d"}, headers=ADMIN)
+    _account(server.base_url, "Eli@Example.org", "desk")
+    session = _sign_in(server.base_url, "eli@example.org")
+    login = httpx.get(server.url("/login"), timeout=30)
+    assert '<a href="/forgot">' in login.text
+    # An unknown address gets the same answer as a known one, and no mail.
+    unknown = httpx.post(server.url("/forgot"), data={"email": "nobody@example.org"}, timeout=30)
+    known = httpx.post(
+        server.url("/forgot"),
+        data={"email": "ELI@example.org"},
+        headers={"Accept-Language": "fr"},
+        timeout=30,
+    )
+    assert unknown.status_code == known.status_code == 200
+    assert "Si un compte utilise cette adresse" in known.text
+    wait_until(lambda: len(_mails(maildir)) >= 1, timeout=30, message="no mail arrived")
+    mails = _mails(maildir)
+    assert len(mails) == 1, [m["To"] for m in mails]
+    mail = mails[0]
+    assert (mail["To"], mail["From"]) == ("Eli@Example.org", "desk@live.example")
+    assert mail["Subject"] == "Choisissez votre mot de passe livefeed"
+    text = mail.get_payload(decode=True).decode()
+    link = re.search(r"http://\S+/reset/[A-Za-z0-9_-]+", text)
+    assert link, text
+    path = httpx.URL(link.group(0)).path
+    new = "mailed passphrase"
+    used = httpx.post(server.url(path), data={"password": new, "repeat": new}, timeout=30)
+    assert used.status_code == 303
+    assert _whoami(server.base_url, session) == 401  # every session ended
+    again = httpx.post(server.url(path), data={"password": new, "repeat": new}, timeout=30)
+    assert again.status_code == 410
+    assert _whoami(server.base_url, _sign_in(server.base_url, "eli@example.org", new)) == 200
+    assert "Traceback" not in server.log_text()
+
+
+def test_without_smtp_there_is_no_forgot_page(
+    livefeed_factory: Callable[..., LivefeedServer], tmp_path: Path
+) -> None:
+    server = livefeed_factory({"LIVEFEED_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/n.db"})
+    assert httpx.get(server.url("/forgot"), timeout=30).status_code == 404
+    assert "/forgot" not in httpx.get(server.url("/login"), timeout=30).text

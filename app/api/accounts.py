@@ -8,7 +8,6 @@ listing a feed's members needs ``team.view`` on it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
@@ -23,6 +22,7 @@ from app.auth import (
     clear_session_cookie,
     csrf_token,
     log_in,
+    new_reset_link,
     same_site_origin,
     set_session_cookie,
 )
@@ -122,10 +122,8 @@ async def end_every_session(
 
 
 async def _reset_link(state: StateDep, user_id: int) -> ResetLink:
-    lifetime = timedelta(seconds=state.settings.reset_link_max_age_seconds)
-    expires_at = datetime.now(UTC) + lifetime
-    token = await state.accounts.create_reset(user_id, lifetime)
-    return ResetLink(reset_link=f"{state.settings.public_url}/reset/{token}", expires_at=expires_at)
+    link, expires_at = await new_reset_link(state.accounts, state.settings, user_id)
+    return ResetLink(reset_link=link, expires_at=expires_at)
 
 
 @router.get("/api/users", response_model=list[UserInfo])

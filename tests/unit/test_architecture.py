@@ -46,7 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.workflow",
         ),
     ),
-    ("storage", ("app.store", "app.brokers", "app.media", "app.importer")),
+    ("storage", ("app.store", "app.brokers", "app.media", "app.importer", "app.mailer")),
     (
         "process",
         (
