@@ -19,6 +19,7 @@ from app import i18n, studio_strings
 from app.live import close_codes
 from tests.conftest import ADMIN
 from tests.reader_support import ReaderSite
+from tests.support.services import wait_until_async
 
 #: msgstr identical to the msgid by the translator's choice (a loanword), per language.
 SAME_AS_ENGLISH = {
@@ -172,8 +173,22 @@ async def test_every_language_renders_without_an_english_ui_string(
         assert expected in missing.text and (language == "en" or "No update" not in missing.text)
         gone_id = entry
         await client.delete(f"/api/feeds/{slug}/entries/{gone_id}", headers=ADMIN)
-        gone = await client.get(f"/feeds/{slug}/entries/{gone_id}")
+        path = f"/feeds/{slug}/entries/{gone_id}"
+
+        # Pages follow the feed's watched rev, which may trail the write a moment
+        # (app/watched.py): wait for it, never for long.
+        async def deleted(path: str = path) -> httpx.Response | None:
+            return await not_ok_page(client, path)
+
+        gone = await wait_until_async(deleted, 10, message=f"{path} still 200")
+        assert gone is not None
         assert gone.status_code == 410 and words["update_deleted"] in gone.text
+
+
+async def not_ok_page(client: httpx.AsyncClient, path: str) -> httpx.Response | None:
+    """The page at ``path`` once it is no longer a 200 (else None)."""
+    page = await client.get(path)
+    return page if page.status_code != 200 else None
 
 
 # -- the studio ---------------------------------------------------------------------------
