@@ -429,3 +429,25 @@ async def test_an_expired_or_unknown_reset_link_is_gone(
     assert gone.status_code == 410
     assert (await client.get("/reset/nonsense")).status_code == 410
     assert (await client.get("/reset/" + "x" * 5000)).status_code in (410, 414)
+
+
+async def test_an_expired_session_is_refused_and_then_dropped(
+    app: FastAPI, client: httpx.AsyncClient, feed: str
+) -> None:
+    from sqlalchemy import func, select
+
+    from app.store.tables import sessions
+
+    await make_user(client, "pia@example.org", "editor", feed)
+    engine = app.state.livefeed.store.engine
+    async with signed_in(app, "pia@example.org") as http:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sessions.update().values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        assert (await http.get("/api/whoami")).status_code == 401
+    async with signed_in(app, "pia@example.org") as http:
+        assert (await http.get("/api/whoami")).status_code == 200
+    async with engine.connect() as conn:
+        count = (await conn.execute(select(func.count()).select_from(sessions))).scalar_one()
+    assert count == 1, "the expired session was kept"

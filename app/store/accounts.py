@@ -9,6 +9,7 @@ Contracts:
   hash is enough for that much entropy). :meth:`AccountStore.session` reads the database on
   every call (no cache): a logout, logout-everywhere, disabled account or password reset is
   seen at once by every process. It refreshes ``last_seen_at`` at most once a minute.
+* A new session deletes every expired one (the table holds only live sessions).
 * Disabling an account deletes its sessions (re-enabling revives none); using a reset link
   sets the password and deletes every session of the account, and a link works once:
   the ``used_at IS NULL`` update decides, so two processes cannot both use it.
@@ -277,6 +278,9 @@ class AccountStore:
         token = new_secret()
         now = _now()
         async with self._store._write() as conn:
+            # Expired sessions authenticate nothing: dropping them here keeps the table
+            # bounded by the sessions signed in within one lifetime.
+            await conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
             await conn.execute(
                 insert(sessions).values(
                     token_hash=hash_token(token),
@@ -326,8 +330,6 @@ class AccountStore:
         """Delete every session of the account; returns how many there were."""
         async with self._store._write() as conn:
             result = await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
-            # Expired sessions of anyone are garbage: drop them while holding the lock.
-            await conn.execute(delete(sessions).where(sessions.c.expires_at <= _now()))
         return result.rowcount
 
     # -- password resets ----------------------------------------------------------------
