@@ -32,6 +32,24 @@ API_MESSAGES: tuple[str, ...] = (
     N_("invalid or revoked token"),
     N_("this needs the admin token"),
     N_("this token cannot write to feed {slug}"),
+    # -- accounts and sessions (app/auth.py, app/deps.py, app/api/accounts.py, app/store)
+    N_("sign in: send a bearer token or the session cookie"),
+    N_("missing the right {right} on feed {slug}"),
+    N_("missing the right {right}"),
+    N_("cross-site sign-in refused"),
+    N_("cross-site request refused: Origin {origin}"),
+    N_(
+        "CSRF token missing: send the {header} header (from GET /api/whoami) "
+        "or a {field} form field"
+    ),
+    N_("CSRF token does not match this session"),
+    N_("wrong email address or password"),
+    N_("this account is disabled"),
+    N_("only a signed-in account has sessions (not a bearer token)"),
+    N_("too many failed logins for this {scope}; retry in {seconds} s"),
+    N_("an account with the address {email} exists"),
+    N_("account {id} is not a member of feed {slug}"),
+    N_("account {id} not found"),
     # -- feeds, entries, tokens (app/store, app/api)
     N_("feed {slug} not found"),
     N_("a feed with slug {slug} already exists"),

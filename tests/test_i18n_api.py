@@ -49,7 +49,10 @@ async def test_errors_carry_a_message_in_the_requested_language(
     # HTTP errors: 401 keeps its WWW-Authenticate header; 403; 413 from the route.
     r = await client.post(f"/api/feeds/{feed}/entries", json={"body": "x"}, headers=FR)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-    assert r.json() == {"detail": "missing bearer token", "message": "jeton bearer manquant"}
+    assert r.json() == {
+        "detail": "sign in: send a bearer token or the session cookie",
+        "message": "connexion requise : envoyez un jeton bearer ou le cookie de session",
+    }
     body, _ = await error(
         client,
         "POST",
@@ -58,7 +61,9 @@ async def test_errors_carry_a_message_in_the_requested_language(
         json={"name": "x"},
         headers={"Authorization": "Bearer " + await reporter(client, feed), **FR},
     )
-    assert body["message"] == "il faut le jeton d’administration"
+    right = re.fullmatch(r"missing the right (\S+)(?: on feed .*)?", body["detail"])
+    assert right, body["detail"]
+    assert body["message"].startswith(f"il manque le droit {right.group(1)}")
     body, _ = await error(
         client,
         "POST",
