@@ -209,11 +209,15 @@ export class TeamDesk {
     for (const place of PLACES) {
       const list = byId(`sd-list-${place}`);
       const entries = this.lists[place];
-      // An entry being edited here keeps its editor: re-render the others only.
-      const keep = this.editingId !== null ? list.querySelector(`[data-id="${this.editingId}"]`) : null;
-      list.replaceChildren(
-        ...entries.map((e) => (keep && e.id === this.editingId ? keep : this.item(e, place)))
-      );
+      // An entry with a form open here (its editor, its schedule) keeps it: a frame that
+      // arrives meanwhile re-renders the others only.
+      /** @type {Map<number, Element>} */
+      const keep = new Map();
+      for (const form of list.querySelectorAll("form:not([hidden])")) {
+        const li = form.closest("[data-id]");
+        if (li) keep.set(Number(li.getAttribute("data-id")), li);
+      }
+      list.replaceChildren(...entries.map((e) => keep.get(e.id) || this.item(e, place)));
       byId(`sd-count-${place}`).textContent = entries.length ? `(${entries.length})` : "";
       byId(`sd-empty-${place}`).hidden = entries.length > 0;
     }
