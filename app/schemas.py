@@ -321,8 +321,12 @@ class EntryRevision(BaseModel):
     media: list[MediaItem] = Field(default_factory=list)
     written_at: datetime = Field(description="When this version was written.")
     written_by: str | None = Field(description="Who wrote it (null before revisions existed).")
+    written_by_id: int | None = Field(
+        default=None, description="Their account (null for a bearer token or an older version)."
+    )
     replaced_at: datetime = Field(description="When an edit replaced it.")
     replaced_by: str | None
+    replaced_by_id: int | None = Field(default=None, description="Their account, if any.")
     reason: Literal["edit", "restore"] = Field(
         description="What replaced it: an edit, or the restore of another version."
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import ADMIN
 from tests.support.services import wait_until_async
@@ -268,3 +269,24 @@ async def test_scheduled_entry_publishes_itself(client: httpx.AsyncClient, feed:
     assert [(e["op"], e["entry"]["id"]) for e in events] == [("created", entry["id"])]
     assert events[0]["entry"]["status"] == "published"
     assert events[0]["entry"]["publish_at"] is None
+
+
+async def test_revisions_name_the_editor_accounts(
+    app: FastAPI, client: httpx.AsyncClient, feed: str
+) -> None:
+    """Each kept version records the account that wrote it and the one that replaced it."""
+    from tests.test_accounts import make_user, signed_in
+
+    ana = await make_user(client, "ana@example.org", "editor", feed=feed, name="Ana")
+    bo = await make_user(client, "bo@example.org", "editor", feed=feed, name="Bo")
+    async with signed_in(app, "ana@example.org") as as_ana:
+        created = await as_ana.post(f"/api/feeds/{feed}/entries", json={"body": "by Ana"})
+        assert created.status_code == 201, created.text
+    path = f"/api/feeds/{feed}/entries/{created.json()['id']}"
+    async with signed_in(app, "bo@example.org") as as_bo:
+        assert (await as_bo.patch(path, json={"body": "by Bo"})).status_code == 200
+    await call(client, "PATCH", path, json={"body": "by the admin token"})
+    revisions = await call(client, "GET", f"{path}/revisions")
+    assert [
+        (r["body"], r["written_by_id"], r["replaced_by_id"], r["replaced_by"]) for r in revisions
+    ] == [("by Ana", ana["id"], bo["id"], "Bo"), ("by Bo", bo["id"], None, "admin")]

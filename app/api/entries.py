@@ -121,7 +121,9 @@ async def update_entry(
     if data.body is not None:
         _check_body_length(data.body, state.settings.max_entry_body_chars)
     await _authorize_edit(state, who, slug, entry_id, data)
-    entry, changes = await state.store.update_entry(slug, entry_id, data, by=who.name)
+    entry, changes = await state.store.update_entry(
+        slug, entry_id, data, by=who.name, by_id=who.user_id
+    )
     await _written(state, slug, entry, changes)
     return entry
 
@@ -155,7 +157,9 @@ def _check(who: Principal, action: Action, slug: str, owner: int | None) -> None
 async def _move(
     state: AppState, slug: str, entry_id: int, data: EntryUpdate, who: Principal
 ) -> Entry:
-    entry, changes = await state.store.update_entry(slug, entry_id, data, by=who.name)
+    entry, changes = await state.store.update_entry(
+        slug, entry_id, data, by=who.name, by_id=who.user_id
+    )
     await _written(state, slug, entry, changes)
     return entry
 
@@ -240,7 +244,9 @@ async def restore_revision(
 ) -> Entry:
     """Make that version current again: a new edit (readers get it live); the version it
     replaces is kept as the next revision."""
-    entry, changes = await state.store.restore_revision(slug, entry_id, number, by=who.name)
+    entry, changes = await state.store.restore_revision(
+        slug, entry_id, number, by=who.name, by_id=who.user_id
+    )
     await _written(state, slug, entry, changes)
     return entry
 

@@ -150,8 +150,10 @@ def _revision_from_row(row: Row[Any], zone: ZoneInfo) -> EntryRevision:
         media=[MediaItem.model_validate(item) for item in row.media or []],
         written_at=row.written_at.astimezone(zone),
         written_by=row.written_by,
+        written_by_id=row.written_by_id,
         replaced_at=row.replaced_at.astimezone(zone),
         replaced_by=row.replaced_by,
+        replaced_by_id=row.replaced_by_id,
         reason=row.reason,
     )
 
@@ -600,6 +602,7 @@ class Store:
                 status=data.status,
                 publish_at=data.publish_at,
                 edited_by=by,
+                edited_by_id=author_id,
                 author_id=author_id,
             )
             if change is not None:
@@ -712,10 +715,17 @@ class Store:
         return entry
 
     async def update_entry(
-        self, slug: str, entry_id: int, data: EntryUpdate, *, by: str | None = None
+        self,
+        slug: str,
+        entry_id: int,
+        data: EntryUpdate,
+        *,
+        by: str | None = None,
+        by_id: int | None = None,
     ) -> tuple[Entry, list[Change]]:
         """Edit fields and/or move the status of a (not deleted) entry; return it and the
-        changes logged. ``by`` names the editor.
+        changes logged. ``by`` names the editor, ``by_id`` is their account (None for a
+        bearer token).
 
         * Published before and after: an ``updated`` event (a pin also logs the unpin of the
           previously pinned entry, first). A changed body, media or author keeps the
@@ -777,7 +787,9 @@ class Store:
                 values["publish_at"] = publish_at
             if not values:
                 return current, []
-            return await self._apply(conn, feed, row, current, values, by=by, reason="edit")
+            return await self._apply(
+                conn, feed, row, current, values, by=by, by_id=by_id, reason="edit"
+            )
 
     async def _apply(
         self,
@@ -788,6 +800,7 @@ class Store:
         values: dict[str, Any],
         *,
         by: str | None,
+        by_id: int | None,
         reason: str,
     ) -> tuple[Entry, list[Change]]:
         """Write ``values`` (a real change) to the entry ``row`` and log what readers must
@@ -799,8 +812,9 @@ class Store:
         content = {"body", "media", "author"} & values.keys()
         if content:
             values["edited_by"] = by
+            values["edited_by_id"] = by_id
             if before or reason == "restore":
-                await self._keep_revision(conn, row, now, by, reason)
+                await self._keep_revision(conn, row, now, by, by_id, reason)
                 values["revisions"] = row.revisions + 1
             if before and after:
                 values["edited_at"] = now
@@ -830,7 +844,13 @@ class Store:
         return entry, [*made, Change(feed.slug, rev, payload)]
 
     async def _keep_revision(
-        self, conn: AsyncConnection, row: Row[Any], now: datetime, by: str | None, reason: str
+        self,
+        conn: AsyncConnection,
+        row: Row[Any],
+        now: datetime,
+        by: str | None,
+        by_id: int | None,
+        reason: str,
     ) -> None:
         """Keep the entry ``row``'s current version as its next revision."""
         await conn.execute(
@@ -843,8 +863,10 @@ class Store:
                 author=row.author,
                 written_at=row.edited_at or row.published_at,
                 written_by=row.edited_by,
+                written_by_id=row.edited_by_id,
                 replaced_at=now,
                 replaced_by=by,
+                replaced_by_id=by_id,
                 reason=reason,
             )
         )
@@ -917,7 +939,13 @@ class Store:
         return [_revision_from_row(row, zone) for row in rows]
 
     async def restore_revision(
-        self, slug: str, entry_id: int, number: int, *, by: str | None = None
+        self,
+        slug: str,
+        entry_id: int,
+        number: int,
+        *,
+        by: str | None = None,
+        by_id: int | None = None,
     ) -> tuple[Entry, list[Change]]:
         """Make revision ``number``'s body, media and author the entry's current version: a
         new edit (the replaced version is kept too; a published entry logs ``updated``).
@@ -942,7 +970,9 @@ class Store:
             current = _entry_from_row(row, slug, ZoneInfo(feed.timezone))
             values = {"body": old.body, "html": old.html, "media": old.media or []}
             values["author"] = old.author
-            return await self._apply(conn, feed, row, current, values, by=by, reason="restore")
+            return await self._apply(
+                conn, feed, row, current, values, by=by, by_id=by_id, reason="restore"
+            )
 
     async def publish_due(self, *, limit: int = 100) -> list[tuple[Entry, list[Change]]]:
         """Publish every scheduled entry whose ``publish_at`` has passed (at most ``limit``

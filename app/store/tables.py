@@ -102,6 +102,8 @@ entries = Table(
     Column("edited_at", UTCDateTime, nullable=True),
     # Who wrote the current version (the principal's name); NULL for rows older than 0005.
     Column("edited_by", String(100), nullable=True),
+    # …and their account (NULL for a bearer token, rows older than 0006, a deleted account).
+    Column("edited_by_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     # How many earlier versions ``entry_revisions`` keeps for this entry.
     Column("revisions", Integer, nullable=False, default=0),
     # The account that created the entry (NULL: a bearer token, or written before accounts).
@@ -127,9 +129,11 @@ entry_revisions = Table(
     # When this version was written, and by whom (principal name; NULL before 0005).
     Column("written_at", UTCDateTime, nullable=False),
     Column("written_by", String(100), nullable=True),
+    Column("written_by_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     # When it was replaced, by whom, and how ("edit", or "restore" of another version).
     Column("replaced_at", UTCDateTime, nullable=False),
     Column("replaced_by", String(100), nullable=True),
+    Column("replaced_by_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("reason", String(10), nullable=False),
 )
 
