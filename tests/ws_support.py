@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -101,6 +102,21 @@ def handshake_request(
         lines.append(f"Sec-WebSocket-Version: {version}")
     lines += [f"{name}: {value}" for name, value in extra or []]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _is_reader_count(frame: ServerFrame) -> bool:
+    """True for a whole text frame holding a live reader count event (checked strictly)."""
+    if frame.opcode != OP_TEXT or not frame.fin:
+        return False
+    try:
+        event = json.loads(frame.payload)
+    except ValueError:
+        return False
+    if not isinstance(event, dict) or event.get("type") != "readers":
+        return False
+    assert set(event) == {"type", "count"} and isinstance(event["count"], int), event
+    assert event["count"] >= 0, event
+    return True
 
 
 class RawClient:
@@ -203,6 +219,18 @@ class RawClient:
         self.send(build_frame(opcode, payload, **kwargs))  # type: ignore[arg-type]
 
     def read_frame(self) -> ServerFrame:
+        """The next frame, passing over live reader counts.
+
+        A ``{"type": "readers", "count": n}`` event (no rev) may come at any moment, whenever
+        the feed's count changes (every ``readers_interval_seconds``): it is not an answer to
+        anything the test sent, so strict reads skip it, after checking its shape."""
+        while True:
+            frame = self.read_raw_frame()
+            if not _is_reader_count(frame):
+                return frame
+
+    def read_raw_frame(self) -> ServerFrame:
+        """The next frame as sent, whatever it is."""
         first, second = self._take(2)
         assert not second & 0x80, "server frames must not be masked"
         length = second & 0x7F
