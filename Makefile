@@ -20,6 +20,12 @@ COVERAGE := --cov=app --cov-report=term
 # The unit tier: tests/unit/, no services. The schemathesis and hypothesis pytest plugins are
 # for the API fuzz test; importing them would be most of the unit tier's time.
 UNIT := tests/unit -m "not services and not browser" -p no:schemathesis -p no:hypothesispytest
+# The service tier on SERVICE_WORKERS pytest-xdist processes. Its tests mostly wait (servers
+# starting, restarts, heartbeats, condition waits), so more workers than the 2 cores CI has
+# overlap that waiting; each worker has its own Redis, PostgreSQL, Chromium and free ports.
+# `make test SERVICE_WORKERS=0` runs it in one process.
+SERVICE_WORKERS ?= 4
+SERVICE := -m "services or browser" -n $(SERVICE_WORKERS) --dist loadgroup
 
 ## test: lint, type-check (Python and the browser code), the unit tiers (pytest tests/unit and
 ## node --test web/tests), then the service suite (real Redis, PostgreSQL, nginx, Chromium);
@@ -32,7 +38,7 @@ test: $(STAMP) $(NODE_STAMP) services
 	$(TSC) --noEmit -p web/tests/jsconfig.json
 	node --test web/tests/
 	$(BIN)/pytest -q $(UNIT) $(COVERAGE)
-	$(BIN)/pytest -m "services or browser" --durations=15 $(COVERAGE) --cov-append
+	$(BIN)/pytest $(SERVICE) --durations=15 $(COVERAGE) --cov-append
 
 ## test-fast: the unit tier only (tests/unit/): no services, no root, seconds (without the
 ## coverage tracer, which triples its time; `make test` runs the same tier with coverage)
