@@ -110,13 +110,19 @@ async def test_scheduled_entries_publish_exactly_once_across_processes_and_resta
             readers.append(SseReader(f"sse{i}", slug, urls).start())
         await asyncio.gather(*(wait_until_async(r.connected.is_set, 10) for r in readers))
 
-        # Batches of entries all due at the same instant, written through both processes.
-        start = datetime.now(UTC) + timedelta(seconds=6)
+        # Batches of entries all due at the same instant, written through both processes. The
+        # lead leaves room for a loaded CI machine (45 sequential POSTs took over 6 s at load 12):
+        # each batch is written concurrently, and the test asserts the lead was enough.
+        start = datetime.now(UTC) + timedelta(seconds=15)
         due = [start + timedelta(seconds=SPACING * b) for b in range(BATCHES)]
         ids: list[int] = []
         for b, at in enumerate(due):
-            for n in range(PER_BATCH):
-                ids.append(await _schedule(cluster, slug, n % 2, at, f"batch {b} entry {n}"))
+            ids += await asyncio.gather(
+                *(
+                    _schedule(cluster, slug, n % 2, at, f"batch {b} entry {n}")
+                    for n in range(PER_BATCH)
+                )
+            )
         assert datetime.now(UTC) < due[0], "the machine was too slow to schedule in time"
 
         async def published(count: int) -> bool:
