@@ -300,3 +300,35 @@ async def test_studio_paste_drop_progress_and_cancel(
     entry = (await api(server, "GET", "/api/feeds/paste/entries"))["entries"][0]
     assert len(entry["media"]) == 2
     assert "Traceback" not in server.log_text()
+
+
+async def test_choosing_the_open_feed_again_keeps_photos_uploading(
+    page: Page, livefeed_factory: Callable[..., LivefeedServer], tmp_path: Path
+) -> None:
+    """Re-choosing the feed that is already open (a stray click, or a test driver selecting
+    it) must not reopen it: reopening resets the composer and aborts photos in flight."""
+    backend = MediaBackend("local", {"media_dir": str(tmp_path / "media")}, None)
+    server = start_site(livefeed_factory, backend)
+    await api(server, "POST", "/api/feeds", json={"slug": "again", "title": "Again"})
+    await sign_in_to_feed(page, server, "again")
+    release = asyncio.Event()
+
+    async def hold_upload(route: Route, request: Request) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/feeds/again/media", hold_upload)
+    await page.locator("#sd-media-file").set_input_files(
+        [{"name": "gate.jpg", "mimeType": "image/jpeg", "buffer": photo(640, 480, 1)}]
+    )
+    await expect(page.locator(".sd-media-item.is-uploading")).to_have_count(1)
+    await page.get_by_label("Feed", exact=True).select_option("again")
+    # Whatever the change handler starts (a reopen reads the feed first) has its answer
+    # once a request the page sends after it has been answered.
+    await page.evaluate(
+        "t => fetch('/api/feeds/again', {headers: {Authorization: 'Bearer ' + t}})",
+        server.admin_token,
+    )
+    await page.evaluate("() => new Promise(r => setTimeout(r, 0))")
+    release.set()
+    await expect(page.locator(".sd-media-item.is-done")).to_have_count(1, timeout=20_000)

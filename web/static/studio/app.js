@@ -390,6 +390,9 @@ export class Studio {
     byId("sd-feed").addEventListener("change", async () => {
       const slug = /** @type {HTMLSelectElement} */ (byId("sd-feed")).value;
       if (!this.feeds.some((f) => f.slug === slug)) return;
+      // Choosing the feed that is already open changes nothing: reopening it would reset
+      // the composer and abort photos still uploading.
+      if (this.feed && this.feed.slug === slug) return;
       try {
         const res = await this.api.call("GET", `/api/feeds/${encodeURIComponent(slug)}`);
         await this.openFeed(res.data);
