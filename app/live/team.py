@@ -42,6 +42,7 @@ from app.live.close_codes import POLICY, SERVICE_RESTART, SLOW_READER, TEAM_SIGN
 from app.live.flood import MessageRate
 from app.live.session import EventQueue
 from app.live.uvicorn_bridge import count_pings_with
+from app.live.ws import send_batches, until_one_ends
 from app.permissions import Action, Principal
 from app.state import AppState
 from app.team import Member, error_frame, hello_frame
@@ -167,29 +168,22 @@ async def _serve(websocket: WebSocket, state: AppState, slug: str, member: Membe
     subprotocol = (
         TEAM_PROTOCOL if TEAM_PROTOCOL in {p.strip() for p in offered.split(",")} else None
     )
-    tasks: list[asyncio.Task[None]] = []
     joined = False
     try:
         await websocket.accept(subprotocol=subprotocol)
         connection.send(hello_frame(slug, member, settings.heartbeat_seconds))
         await team.join(slug, member, connection)
         joined = True
-        tasks = [
-            asyncio.create_task(_write(websocket, connection)),
-            asyncio.create_task(_read(websocket, state, slug, connection)),
-            asyncio.create_task(_recheck(websocket, state, slug, connection)),
-            asyncio.create_task(_drain(state, connection)),
-            asyncio.create_task(_ended(connection)),
-        ]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_one_ends(
+            send_batches(websocket, connection.queue),
+            _read(websocket, state, slug, connection),
+            _recheck(websocket, state, slug, connection),
+            _drain(state, connection),
+            connection.queue.ended.wait(),
+        )
     except WebSocketDisconnect:
         pass
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         if joined:
             await team.leave(slug, connection)
         if (
@@ -198,15 +192,6 @@ async def _serve(websocket: WebSocket, state: AppState, slug: str, member: Membe
         ):
             with contextlib.suppress(Exception):
                 await websocket.close(connection.close_code, connection.close_reason)
-
-
-async def _write(websocket: WebSocket, connection: TeamConnection) -> None:
-    while True:
-        batch = await connection.queue.next_batch()
-        if batch is None:
-            return
-        for event in batch:
-            await websocket.send_text(event.text)
 
 
 async def _read(
@@ -263,10 +248,6 @@ async def _recheck(
         if not allowed:
             connection.close(TEAM_SIGNED_OUT.code, TEAM_SIGNED_OUT.reason)
             return
-
-
-async def _ended(connection: TeamConnection) -> None:
-    await connection.queue.ended.wait()
 
 
 async def _drain(state: AppState, connection: TeamConnection) -> None:

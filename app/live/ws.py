@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
 from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import PlainTextResponse
@@ -53,28 +55,19 @@ async def _serve(websocket: WebSocket, state: AppState, slug: str, since: int | 
     )
     # One flood count for the client's pings (answered by the protocol) and messages.
     uvicorn_bridge.count_pings_with(websocket.scope, session.client_message)
-    tasks: list[asyncio.Task[None]] = []
     try:
         await websocket.accept()
         await session.open(since)
         if session.close_code is None:
-            tasks = [
-                asyncio.create_task(_write(websocket, queue)),
-                asyncio.create_task(_read(websocket, session)),
-                asyncio.create_task(_ended(queue)),
-            ]
             # Whichever ends first ends the connection: the client went away (reader), or
             # a close was requested (slow reader, drain, flood) — even while the writer is
             # stuck behind a client that does not read.
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await until_one_ends(
+                send_batches(websocket, queue), _read(websocket, session), queue.ended.wait()
+            )
     except WebSocketDisconnect:
         pass
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         try:
             if (
                 session.close_code is not None
@@ -89,12 +82,23 @@ async def _serve(websocket: WebSocket, state: AppState, slug: str, since: int | 
             session.transport_closed()
 
 
-async def _ended(queue: EventQueue) -> None:
-    await queue.ended.wait()
+async def until_one_ends(*jobs: Coroutine[Any, Any, object]) -> None:
+    """Run ``jobs`` as tasks until one of them returns (or raises); then cancel the others
+    and wait for every one, so none outlives the connection. Shared by the ASGI WebSocket
+    adapters (feed streams here, the team channel in :mod:`app.live.team`)."""
+    tasks = [asyncio.create_task(job) for job in jobs]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
-async def _write(websocket: WebSocket, queue: EventQueue) -> None:
-    """Send each batch; return once the session ended the queue."""
+async def send_batches(websocket: WebSocket, queue: EventQueue) -> None:
+    """Send each batch as text frames; return once the queue's owner ended it."""
     while True:
         batch = await queue.next_batch()
         if batch is None:
