@@ -117,6 +117,7 @@ async def _first_start(store: Store, settings: Settings, fresh: bool) -> FirstSt
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.live.uvicorn_bridge import LivefeedServer
     from app.server import uvicorn_config
 
     settings = _settings()
@@ -173,7 +174,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock = config.bind_socket()
         uvicorn.supervisors.Multiprocess(config, sockets=[sock]).run()
     else:
-        uvicorn.Server(config).run()
+        LivefeedServer(config).run()
     return 0
 
 

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 from uvicorn.middleware.proxy_headers import _TrustedHosts
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from app import accepting
 from app.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self._peer_ip = ip
         super().connection_made(transport)
         self._arm(limits.header_timeout_seconds, self._head_timed_out)
+        burst = accepting.of(self.server_state)
+        if burst is not None:
+            # Take the rest of the accept queue now, API calls first (app.accepting).
+            burst.after_accept(self, limits.max_open_connections - len(self.connections))
 
     def _refuse(self, transport: asyncio.Transport, status: int, detail: str) -> None:
         self._refused = True

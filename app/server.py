@@ -1,5 +1,6 @@
 """uvicorn configuration: uvloop, httptools with limits (:mod:`app.http_limits`), bounded
-reader frames, graceful shutdown.
+reader frames, graceful shutdown. ``livefeed serve`` runs it on
+:class:`app.live.uvicorn_bridge.LivefeedServer` (uvicorn's server plus the accept burst).
 
 Draining on SIGTERM is installed by the app itself (:mod:`app.lifecycle`), so it works
 in every worker process too."""

@@ -19,7 +19,12 @@ may touch them:
   on ``handle_connect`` building the app's ``scope`` (with ``extensions``) before the app
   runs, on ``run_asgi`` judging the handshake by ``handshake_complete``, on ``ClientDisconnected``
   being an ``OSError`` (Starlette's disconnect) and on
-  ``handle_connect``/``handle_ping``/``data_received``/``send`` being the hooks they are.
+  ``handle_connect``/``handle_ping``/``data_received``/``send`` being the hooks they are;
+- :class:`LivefeedServer` (the accept burst of :mod:`app.accepting`) extends ``Server``:
+  ``startup(sockets=)`` leaves its listeners in ``self.servers`` (each with ``.sockets``)
+  and ``shutdown(sockets=)`` closes them first; a protocol built by uvicorn keeps the
+  ``config``, ``server_state``, ``app_state`` and ``loop`` it was built with (the burst
+  builds its siblings with them, ``_loop=`` included).
 
 :func:`check_compatible` verifies all of it against the installed uvicorn; a test calls it,
 so an upgrade that breaks the contract fails the suite instead of failing in production.
@@ -30,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import inspect
+import socket
 from collections.abc import Callable, MutableMapping
 from typing import Any, Protocol
 
@@ -43,6 +49,7 @@ from websockets.frames import Frame
 from websockets.http11 import Request
 from websockets.protocol import State
 
+from app import accepting
 from app.live.close_codes import CLOSE_INVALID_DATA, CLOSE_POLICY, SLOW_READER
 from app.live.flood import MessageRate
 from app.live.frames import OP_PONG, fit_close_reason
@@ -289,6 +296,21 @@ def hand_over(
     return protocol
 
 
+class LivefeedServer(Server):
+    """uvicorn's server, plus the accept burst on its listening sockets from the moment it
+    listens until its shutdown begins (see :mod:`app.accepting`)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        servers: list[Any] = getattr(self, "servers", [])
+        accepting.install(self.server_state, (s for server in servers for s in server.sockets))
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # First, so that the port stops taking connections as uvicorn closes its listeners.
+        accepting.close(self.server_state)
+        await super().shutdown(sockets=sockets)
+
+
 def check_compatible() -> list[str]:
     """What the installed uvicorn lacks of the contract above (empty: compatible)."""
     problems: list[str] = []
@@ -311,6 +333,19 @@ def check_compatible() -> list[str]:
         problems.append("WebSocketsSansIOProtocol.handle_connect no longer builds self.scope")
     if ".shutdown()" not in inspect.getsource(Server.shutdown):
         problems.append("Server.shutdown no longer calls connection.shutdown()")
+    for hook in (Server.startup, Server.shutdown):
+        if "sockets" not in inspect.signature(hook).parameters:
+            problems.append(f"Server.{hook.__name__} takes no sockets=")
+    if "self.servers" not in inspect.getsource(Server.startup):
+        problems.append("Server.startup no longer keeps its listeners in self.servers")
+    if "server.close()" not in inspect.getsource(Server.shutdown):
+        problems.append("Server.shutdown no longer closes its listeners")
+    http_init = inspect.getsource(HttpToolsProtocol.__init__)
+    if "_loop" not in inspect.signature(HttpToolsProtocol.__init__).parameters:
+        problems.append("HttpToolsProtocol() takes no _loop=")
+    for attribute in ("self.config", "self.server_state", "self.app_state", "self.loop"):
+        if attribute + " " not in http_init and attribute + ":" not in http_init:
+            problems.append(f"HttpToolsProtocol no longer sets {attribute}")
     params = inspect.signature(WebSocketsSansIOProtocol.__init__).parameters
     for name in ("config", "server_state", "app_state"):
         if name not in params:

@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.errors",
             "app.lifecycle",
             "app.http_limits",
+            "app.accepting",
             "app.openapi",
         ),
     ),
