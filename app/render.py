@@ -58,11 +58,18 @@ def entry_html(body_html: str, media: list[MediaItem]) -> str:
     return body_html + media_html(media)
 
 
-# Rendering a long body is pure CPU (~10 µs per character of dense Markdown): run it on two
+# Rendering is pure CPU, about 1 µs per character of dense Markdown: a long body runs on two
 # threads of its own, so the event loop keeps answering and at most two renders compete with it.
 _render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="markdown")
+#: Bodies up to this many characters render on the loop (≤ ~1 ms): handing one to a thread
+#: costs more CPU than rendering it (a future, two thread wake-ups: ~50 µs), and under load
+#: a loop turn of waiting. A live-blog entry is usually a few sentences.
+INLINE_RENDER_CHARS = 1000
 
 
 async def render_markdown_off_loop(body: str) -> str:
-    """:func:`render_markdown` on the render threads, awaited without blocking the loop."""
+    """:func:`render_markdown`, on the render threads for a body longer than
+    :data:`INLINE_RENDER_CHARS` (awaited without blocking the loop), else at once."""
+    if len(body) <= INLINE_RENDER_CHARS:
+        return render_markdown(body)
     return await asyncio.get_running_loop().run_in_executor(_render_pool, render_markdown, body)
