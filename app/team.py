@@ -241,6 +241,8 @@ class TeamChannel:
         """An ``AppState.entry_listeners`` listener: every committed entry write (API and
         scheduler), drafts included, told to the feed's team. The action is what the entry
         is now: ``deleted``, else its status (a draft: ``updated``)."""
+        if self.broker.in_process and not self._seats.get(feed):
+            return  # this process is every process, and nobody of the team is connected
         status = str(entry.status)
         action = "deleted" if entry.deleted else ("updated" if status == "draft" else status)
         await self.entry_changed(feed, action, entry.model_dump(mode="json"))
