@@ -64,7 +64,7 @@ class OneHopConnection(aiosqlite.Connection):
     thread and keeps the results; reading them costs no trip. A write to an entry is six
     statements (24 trips before, 6 now), plus its BEGIN and COMMIT.
 
-    Relies on two aiosqlite internals, checked by ``tests/unit/test_store_engine.py``:
+    Relies on two aiosqlite internals, checked by ``tests/unit/store/test_engine.py``:
     ``_execute(fn, *args)`` runs ``fn`` on the connection's thread and returns its result,
     and ``_conn`` is the ``sqlite3.Connection`` it owns.
     """
