@@ -120,10 +120,10 @@ class AcceptBurst:
                     log.debug("accept burst stopped: %s", exc)
                     break
                 taken += 1
+                room -= 1  # past the budget, the kernel's queue holds the rest, as without us
                 conn.setblocking(False)
                 if _first_bytes(conn) == STREAM_REQUEST:
                     waiting.append(conn)
-                    room -= 1
                 else:
                     self._hand_over(loop, protocol, conn)
         for _ in range(min(PACE, len(waiting))):
