@@ -85,9 +85,12 @@ class AcceptBurst:
 
     def after_accept(self, protocol: ServedProtocol, room: int) -> None:
         """Called for each connection uvloop hands a protocol; ``room``: connections the
-        budget still allows. Runs the burst at most once per loop turn."""
+        budget still allows. Runs the burst at most once per loop turn. (Each connection
+        handed on still meets the budget's own check when it is made: this bound only keeps
+        the burst from holding waiting sockets the budget has no room for.)"""
         self._protocol = protocol
-        self._room = room
+        # Waiting sockets are not connections yet, but will be: they take room too.
+        self._room = room - len(self._waiting)
         if not self._scheduled:
             self._scheduled = True
             protocol.loop.call_soon(self._run)
@@ -107,10 +110,10 @@ class AcceptBurst:
             return
         loop = protocol.loop
         waiting = self._waiting
-        room = min(self._room, MAX_WAITING) - len(waiting)
         taken = 0
         for listener in self._listeners:
-            while taken < BURST and room > 0:
+            # Past the budget's room, the kernel's queue holds the rest, as without us.
+            while taken < BURST and self._room > 0 and len(waiting) < MAX_WAITING:
                 try:
                     conn, _address = listener.accept()
                 except (BlockingIOError, InterruptedError):
@@ -120,7 +123,7 @@ class AcceptBurst:
                     log.debug("accept burst stopped: %s", exc)
                     break
                 taken += 1
-                room -= 1  # past the budget, the kernel's queue holds the rest, as without us
+                self._room -= 1
                 conn.setblocking(False)
                 if _first_bytes(conn) == STREAM_REQUEST:
                     waiting.append(conn)

@@ -13,6 +13,7 @@ database thread).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -23,7 +24,9 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
+from app import accepting
 from tests.support.services import LivefeedServer
 
 #: Within uvicorn's listen backlog (2,048), so that every reader waits in the queue.
@@ -127,3 +130,66 @@ def test_an_api_call_is_served_ahead_of_queued_reader_handshakes(
         for sock in readers:
             sock.close()
     assert "Traceback" not in app.log_text()
+
+
+class _Served(asyncio.Protocol):
+    """Stands in for uvicorn's protocol class: built the way the burst builds siblings;
+    records the first bytes each connection it serves receives."""
+
+    firsts: ClassVar[list[bytes]] = []
+
+    def __init__(
+        self,
+        config: object = None,
+        server_state: object = None,
+        app_state: dict[str, object] | None = None,
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.config, self.server_state = config, server_state
+        self.app_state = app_state or {}
+        self.loop = _loop or asyncio.get_event_loop()
+
+    def data_received(self, data: bytes) -> None:
+        _Served.firsts.append(data[:8])
+
+
+async def _turns(n: int) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0.01)
+
+
+async def test_the_burst_serves_other_requests_first_within_the_room_it_is_given() -> None:
+    """In-process, on a real listening socket, no server: 20 stream requests then 2 POSTs
+    wait in the kernel's queue. Given room for 8, the burst takes the first 8 stream
+    requests and leaves the rest in the kernel's queue. Given room again, it takes the
+    rest: the POSTs, queued behind 12 streams, are among the first 4 served (with the 2
+    streams handed on in the same turn). close() closes what still waits."""
+    loop = asyncio.get_running_loop()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(22)]
+    for i, client in enumerate(clients):
+        client.sendall(
+            b"GET /ws/feeds/x HTTP/1.1\r\n\r\n" if i < 20 else b"POST /api HTTP/1.1\r\n\r\n"
+        )
+    await asyncio.sleep(0.2)  # the bytes are there when the burst peeks at them
+    burst = accepting.AcceptBurst([listener])
+    seed = _Served(_loop=loop)
+    _Served.firsts.clear()
+    try:
+        burst.after_accept(seed, room=8)
+        await _turns(20)
+        assert _Served.firsts == [b"GET /ws/"] * 8  # the room's worth, all handed on by now
+        assert burst.waiting == 0
+
+        _Served.firsts.clear()
+        burst.after_accept(seed, room=100)
+        await _turns(20)
+        assert sorted(_Served.firsts) == [b"GET /ws/"] * 12 + [b"POST /ap"] * 2
+        assert _Served.firsts[:4].count(b"POST /ap") == 2, _Served.firsts
+    finally:
+        burst.close()
+        listener.close()
+        for client in clients:
+            client.close()
