@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+import pytest
+
 from app import accepting
 from tests.support.services import LivefeedServer
 
@@ -74,14 +76,19 @@ def _read_head(sock: socket.socket) -> bytes:
     return head
 
 
+@pytest.mark.parametrize("engine", ["native", "asgi"])
 def test_an_api_call_is_served_ahead_of_queued_reader_handshakes(
-    livefeed_factory: Callable[..., LivefeedServer],
+    livefeed_factory: Callable[..., LivefeedServer], engine: str
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4 * READERS:  # this process and the server (which inherits it) hold them all
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * READERS), hard))
     app = livefeed_factory(
-        {"LIVEFEED_MAX_CONNECTIONS_PER_IP": "0", "LIVEFEED_MAX_HTTP_CONNECTIONS_PER_IP": "0"}
+        {
+            "LIVEFEED_MAX_CONNECTIONS_PER_IP": "0",
+            "LIVEFEED_MAX_HTTP_CONNECTIONS_PER_IP": "0",
+            "LIVEFEED_WS_ENGINE": engine,
+        }
     )
     client = http.client.HTTPConnection(app.host, app.port, timeout=WAIT)
     client.request(
