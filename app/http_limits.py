@@ -27,10 +27,14 @@ these limits hold on every listening path:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import resource
+import socket
+import struct
 from collections import Counter
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -242,6 +246,20 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._heads_done += 1
         self._disarm()
         super().on_headers_complete()
+        # How the app cuts this connection when its client stopped reading (see
+        # abort_connection_of); the request's task has not run yet, so it sees this.
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[ABORT_EXTENSION] = self._reset
+
+    def _reset(self) -> None:
+        """Cut the connection now, with a reset: ``SO_LINGER`` 0 makes the kernel drop what
+        the client never read, where a plain close would keep the socket (and its full send
+        buffer) trying to deliver it to a client that reads nothing."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def on_message_complete(self) -> None:
         self._in_body = False
@@ -300,6 +318,19 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
 
 _cached: tuple[Settings, HttpLimits] | None = None
+
+
+#: The ASGI scope extension holding the connection's ``transport.abort``.
+ABORT_EXTENSION = "livefeed.abort_connection"
+
+
+def abort_connection_of(scope: MutableMapping[str, Any]) -> Callable[[], None] | None:
+    """The way to cut the connection of an HTTP request served by :class:`LimitedHttpProtocol`
+    at once (an RST, whatever is still buffered for the client), for a response that has
+    ended but cannot finish because its client stopped reading (``app.live.sse``). None
+    when the request came another way (an in-process test client)."""
+    abort: Callable[[], None] | None = scope.get("extensions", {}).get(ABORT_EXTENSION)
+    return abort
 
 
 def _limits(app_state: dict[str, Any]) -> HttpLimits:

@@ -339,3 +339,49 @@ async def test_stalled_sse_stream_is_cut_at_its_bound_and_resumes(
         assert len(reader.connections) == 1
         await reader.stop()
     await cluster.aclose()
+
+
+def tcp_state(local_port: int, remote_port: int) -> str | None:
+    """The state (``/proc/net/tcp`` hex: ``01`` established) of the 127.0.0.1 TCP socket
+    local_port → remote_port, or None once the kernel holds no such socket."""
+    wanted = (_hex_addr(local_port), _hex_addr(remote_port))
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == wanted:
+                return fields[3]
+    return None
+
+
+async def test_an_sse_reader_that_never_reads_is_cut_a_heartbeat_after_its_end(
+    livefeed_factory: Factory, tmp_path: Path
+) -> None:
+    """A stalled SSE reader, cut at its bound, that never reads again: the server cannot
+    finish the response into a full socket, so after one heartbeat (2 s here) it resets
+    the connection instead of holding the socket and the reader's place in the per-address
+    cap until the client goes. Without the cut the server's socket stayed established."""
+    heartbeat = 2.0
+    env = {**ENV, "LIVEFEED_HEARTBEAT_SECONDS": str(heartbeat)}
+    cluster = start_cluster("memory", livefeed_factory, tmp_path=tmp_path, env=env)
+    server = cluster.servers[0]
+    slug = "never-reads"
+    await cluster.create_feed(slug)
+    stalled = Stalled(
+        "sse", stalled_sse(server.host, server.port, f"/sse/feeds/{slug}"), server.port
+    )
+    fast: list[Reader] = [WsReader("fast-ws", slug, [server.ws_url]).start()]
+    await wait_until_async(fast[0].connected.is_set, 10)
+    await flood_until_cut(cluster, slug, fast, "sse", 1)
+    assert tcp_state(server.port, stalled.client_port) == "01", "held open right after the cut"
+
+    def server_side_gone() -> bool:
+        return tcp_state(server.port, stalled.client_port) is None
+
+    await wait_until_async(server_side_gone, heartbeat + 10)
+    with pytest.raises(ConnectionResetError):
+        stalled.sock.settimeout(10)
+        while stalled.sock.recv(1 << 20):
+            pass
+    stalled.sock.close()
+    await fast[0].stop()
+    await cluster.aclose()

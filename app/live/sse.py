@@ -8,18 +8,20 @@ the request is refused before the stream starts (429 / 503 with ``Retry-After``,
 :func:`app.live.access.reserve`). A session refused before it went live is answered
 with its close code's HTTP status (:mod:`app.live.close_codes`; ``Retry-After`` when the
 code has a retry hint); otherwise a close (slow reader, drain) ends the stream, and the
-browser reconnects.
+browser reconnects; a client that does not read the end within a heartbeat is cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from app.http_limits import abort_connection_of
 from app.live import access
 from app.live.close_codes import BY_CODE
 from app.live.session import EventQueue, StreamSession, app_session
@@ -35,25 +37,46 @@ RETRY_MS = 2000
 class SessionStream(StreamingResponse):
     """A streaming response that ends its session however the response ends — including
     when the client is gone before the body is ever iterated (then a generator's
-    ``finally`` would never run, and the session would stay attached and admitted)."""
+    ``finally`` would never run, and the session would stay attached and admitted).
+
+    Once the session has ended (4008, 1012…), the client gets ``grace`` seconds (one
+    heartbeat) to read what is buffered and the end of the response; a client that does
+    not is cut (:func:`app.http_limits.abort_connection_of`), so that one that stopped
+    reading holds neither its socket nor its place in the per-address cap — as a WebSocket
+    reader that does not answer its close frame is cut after one heartbeat."""
 
     def __init__(
         self,
         session: StreamSession,
         slot: access.AddressSlot,
+        queue: EventQueue,
+        grace: float,
         content: AsyncIterator[bytes],
         **kwargs: Any,
     ):
         super().__init__(content, **kwargs)
         self.session = session
         self.slot = slot
+        self.queue = queue
+        self.grace = grace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        abort = abort_connection_of(scope)
+        watchdog = None
+        if abort is not None:
+            watchdog = asyncio.get_running_loop().create_task(self._cut_if_stuck(abort))
         try:
             await super().__call__(scope, receive, send)
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             self.session.transport_closed()
             self.slot.release()
+
+    async def _cut_if_stuck(self, abort: Callable[[], None]) -> None:
+        await self.queue.ended.wait()
+        await asyncio.sleep(self.grace)
+        abort()  # still here: the response could not finish, its client does not read
 
 
 @router.get(
@@ -116,6 +139,8 @@ async def feed_events(
     return SessionStream(
         session,
         slot,
+        queue,
+        state.settings.heartbeat_seconds,
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
