@@ -22,9 +22,13 @@ descriptor, and looks at each one's first bytes without consuming them (``MSG_PE
 Where a connection waits changes; what it is answered does not: the same protocol class
 (uvicorn's, with :mod:`app.http_limits`) serves it with the same limits.
 
-Bounds: the FIFO holds at most :data:`MAX_WAITING` sockets, and never more than the
-connection budget leaves free (``room`` from :mod:`app.http_limits`); when it is full, the
-burst stops taking connections and the kernel queue holds the rest, as without it.
+Bounds: the FIFO holds at most :data:`MAX_WAITING` sockets. The burst takes a connection
+only while the connection budget (``room`` from :mod:`app.http_limits`) has more than
+:data:`MARGIN` places left besides those of the sockets it holds or is handing over: a
+connection it hands over is counted a turn or two later, and uvloop's own accept of a later
+one must not take its place. Near the budget, connections are accepted as without the burst,
+one per turn in arrival order, and the connection that finds the budget full is the newest.
+Past its bounds the kernel's queue holds the rest, as without it.
 :func:`close` (at the start of the server's shutdown) closes the duplicate descriptors and
 the waiting sockets, whose clients then retry elsewhere, as they do for a closed port.
 
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: Connections accepted by one burst (after each connection uvloop accepts itself).
 BURST = 64
+#: Places of the connection budget the burst leaves to uvloop's own accept.
+MARGIN = 2 * BURST
 #: Waiting stream requests handed to uvloop per loop turn.
 PACE = 2
 #: Stream requests that wait at most at once (each holds a descriptor).
@@ -76,7 +82,8 @@ class AcceptBurst:
         self._waiting: deque[socket.socket] = deque()
         self._scheduled = False
         self._protocol: ServedProtocol | None = None
-        self._room = 0
+        self._room = 0  # the budget's room at the last accept
+        self._in_flight = 0  # handed to uvloop, connection_made not run yet
 
     @property
     def waiting(self) -> int:
@@ -89,8 +96,7 @@ class AcceptBurst:
         handed on still meets the budget's own check when it is made: this bound only keeps
         the burst from holding waiting sockets the budget has no room for.)"""
         self._protocol = protocol
-        # Waiting sockets are not connections yet, but will be: they take room too.
-        self._room = room - len(self._waiting)
+        self._room = room
         if not self._scheduled:
             self._scheduled = True
             protocol.loop.call_soon(self._run)
@@ -112,8 +118,12 @@ class AcceptBurst:
         waiting = self._waiting
         taken = 0
         for listener in self._listeners:
-            # Past the budget's room, the kernel's queue holds the rest, as without us.
-            while taken < BURST and self._room > 0 and len(waiting) < MAX_WAITING:
+            # Waiting and handed-over sockets are not counted connections yet, but will be.
+            while (
+                taken < BURST
+                and self._room - len(waiting) - self._in_flight > MARGIN
+                and len(waiting) < MAX_WAITING
+            ):
                 try:
                     conn, _address = listener.accept()
                 except (BlockingIOError, InterruptedError):
@@ -123,7 +133,6 @@ class AcceptBurst:
                     log.debug("accept burst stopped: %s", exc)
                     break
                 taken += 1
-                self._room -= 1
                 conn.setblocking(False)
                 if _first_bytes(conn) == STREAM_REQUEST:
                     waiting.append(conn)
@@ -135,9 +144,8 @@ class AcceptBurst:
             self._scheduled = True
             loop.call_soon(self._run)
 
-    @staticmethod
     def _hand_over(
-        loop: asyncio.AbstractEventLoop, protocol: ServedProtocol, conn: socket.socket
+        self, loop: asyncio.AbstractEventLoop, protocol: ServedProtocol, conn: socket.socket
     ) -> None:
         """Let uvloop serve ``conn`` with a protocol built like ``protocol`` was."""
         cls: Any = type(protocol)
@@ -151,8 +159,18 @@ class AcceptBurst:
             )
             return built
 
+        self._in_flight += 1
         task = loop.create_task(loop.connect_accepted_socket(build, conn))
-        task.add_done_callback(_report)
+        task.add_done_callback(self._landed)
+
+    def _landed(self, task: asyncio.Task[Any]) -> None:
+        """A hand-over is done: its connection_made ran (it is counted, or was refused).
+        Until the next accept says what the budget has left, take its place as gone (its
+        own connection_made may have said so already: counting it twice only makes the
+        burst more careful)."""
+        self._in_flight -= 1
+        self._room -= 1
+        _report(task)
 
 
 def _first_bytes(conn: socket.socket) -> bytes:
