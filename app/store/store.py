@@ -328,7 +328,7 @@ class Store:
         if not is_valid_slug(slug):
             return None
         async with self._read() as conn:
-            row = (await conn.execute(select(feeds).where(feeds.c.slug == slug))).first()
+            row = (await conn.execute(_FEED_BY_SLUG, {"p_slug": slug})).first()
         return _feed_from_row(row) if row is not None else None
 
     async def list_feeds(self) -> list[Feed]:
