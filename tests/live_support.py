@@ -34,6 +34,7 @@ from tests.support.services import (
     wait_until_async,
 )
 from tests.support.watch import ABRUPT, at_teardown, record_close
+from tests.ws_support import handshake_request
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -122,6 +123,23 @@ class ApiState:
     rev: int
     entries: list[dict[str, Any]]
     feed: dict[str, Any]
+
+
+def start_cluster_for(
+    request: Any, kind: str, factory: Factory, *, tmp_path: Any, env: dict[str, str] | None = None
+) -> Cluster:
+    """:func:`start_cluster`, with PostgreSQL and Redis from the test's fixtures (asked for
+    only when ``kind`` is ``redis``, so a memory run needs neither service)."""
+    if kind == "memory":
+        return start_cluster("memory", factory, tmp_path=tmp_path, env=env)
+    return start_cluster(
+        "redis",
+        factory,
+        tmp_path=tmp_path,
+        postgres=request.getfixturevalue("postgres_server"),
+        redis_url=request.getfixturevalue("redis_url"),
+        env=env,
+    )
 
 
 def start_cluster(
@@ -572,22 +590,22 @@ async def writer(
 # ---------------------------------------------------------------------------------------
 
 
-def stalled_websocket(host: str, port: int, path: str) -> socket.socket:
-    """Open a WebSocket (handshake done) and return the socket; the caller never reads it.
-
-    A small receive buffer keeps the kernel from absorbing megabytes on the client side, so
-    the server's own bound is what is tested.
-    """
+def open_raw_websocket(
+    host: str,
+    port: int,
+    path: str,
+    *,
+    extra: list[tuple[str, str]] | None = None,
+    receive_buffer: int | None = None,
+) -> socket.socket:
+    """Open a WebSocket on a plain socket (handshake done, 101 checked) and return the socket,
+    for a peer the test drives byte by byte (or not at all). ``extra``: more request headers;
+    ``receive_buffer``: the socket's SO_RCVBUF, set before connecting."""
     sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     sock.connect((host, port))
-    sock.sendall(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
+    sock.sendall(handshake_request(host, port, path, extra=extra))
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)
@@ -595,3 +613,12 @@ def stalled_websocket(host: str, port: int, path: str) -> socket.socket:
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
+
+
+def stalled_websocket(host: str, port: int, path: str) -> socket.socket:
+    """Open a WebSocket (handshake done) and return the socket; the caller never reads it.
+
+    A small receive buffer keeps the kernel from absorbing megabytes on the client side, so
+    the server's own bound is what is tested.
+    """
+    return open_raw_websocket(host, port, path, receive_buffer=4096)

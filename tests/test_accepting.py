@@ -14,7 +14,6 @@ database thread).
 from __future__ import annotations
 
 import asyncio
-import base64
 import http.client
 import json
 import os
@@ -30,20 +29,11 @@ import pytest
 
 from app import accepting
 from tests.support.services import LivefeedServer
+from tests.ws_support import handshake_request
 
 #: Within uvicorn's listen backlog (2,048), so that every reader waits in the queue.
 READERS = 1500
 WAIT = 60.0
-
-
-def _handshake(app: LivefeedServer, slug: str) -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET /ws/feeds/{slug}?since=0 HTTP/1.1\r\n"
-        f"Host: {app.host}:{app.port}\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
 
 
 def _post(app: LivefeedServer, slug: str, body: str) -> bytes:
@@ -106,7 +96,7 @@ def test_an_api_call_is_served_ahead_of_queued_reader_handshakes(
     try:
         for _ in range(READERS):
             sock = socket.create_connection((app.host, app.port), timeout=WAIT)
-            sock.sendall(_handshake(app, "storm"))
+            sock.sendall(handshake_request(app.host, app.port, "/ws/feeds/storm?since=0"))
             readers.append(sock)
         reporter = socket.create_connection((app.host, app.port), timeout=WAIT)
         reporter.sendall(_post(app, "storm", "served first"))

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, expect
 from websockets.asyncio.client import connect
 
-from tests.live_support import Cluster, Factory, start_cluster
+from tests.live_support import Cluster, Factory, start_cluster, start_cluster_for
 from tests.reader_support import ReaderSite
 from tests.support.services import wait_until_async
 
@@ -87,13 +87,8 @@ async def all_see(readers: list[CountingReader], count: int) -> None:
 async def test_count_across_two_processes_and_after_one_is_killed(
     livefeed_factory: Factory, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    cluster: Cluster = start_cluster(
-        "redis",
-        livefeed_factory,
-        tmp_path=tmp_path,
-        postgres=request.getfixturevalue("postgres_server"),
-        redis_url=request.getfixturevalue("redis_url"),
-        env=ENV,
+    cluster: Cluster = start_cluster_for(
+        request, "redis", livefeed_factory, tmp_path=tmp_path, env=ENV
     )
     slug = "readers"
     await cluster.create_feed(slug)

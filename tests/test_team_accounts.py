@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.live_support import Cluster, Factory, start_cluster
+from tests.live_support import Cluster, Factory, start_cluster_for
 from tests.support.services import wait_until_async
 from tests.support.watch import at_teardown, record_close
 from tests.team_support import TeamClient, reporter_token, team_path
@@ -88,14 +88,7 @@ class CookieMember:
 
 @pytest.fixture
 async def cluster(request: pytest.FixtureRequest, livefeed_factory: Factory, tmp_path: Path) -> Any:
-    made = start_cluster(
-        "redis",
-        livefeed_factory,
-        tmp_path=tmp_path,
-        postgres=request.getfixturevalue("postgres_server"),
-        redis_url=request.getfixturevalue("redis_url"),
-        env=ENV,
-    )
+    made = start_cluster_for(request, "redis", livefeed_factory, tmp_path=tmp_path, env=ENV)
     yield made
     await made.aclose()
 

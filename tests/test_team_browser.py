@@ -26,6 +26,15 @@ Factory = Callable[..., LivefeedServer]
 PASSWORD = "correct horse battery"
 
 
+async def new_feed(server: LivefeedServer, slug: str, title: str) -> None:
+    """Create the feed ``slug`` with the admin token."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(
+            server.url("/api/feeds"), json={"slug": slug, "title": title}, headers=ADMIN
+        )
+    assert created.status_code == 201, created.text
+
+
 async def account(server: LivefeedServer, slug: str, email: str, name: str, role: str) -> None:
     """An account with a password and ``role`` on ``slug`` (made with the admin token)."""
     async with httpx.AsyncClient(timeout=10) as http:
@@ -60,11 +69,7 @@ async def test_contributor_submits_editor_publishes_reader_sees_it_only_then(
 ) -> None:
     server = livefeed_factory({"LIVEFEED_SCHEDULER_INTERVAL_SECONDS": "0.5"})
     slug = unique_name("desk")
-    async with httpx.AsyncClient(timeout=10) as http:
-        created = await http.post(
-            server.url("/api/feeds"), json={"slug": slug, "title": "Vote night"}, headers=ADMIN
-        )
-    assert created.status_code == 201, created.text
+    await new_feed(server, slug, "Vote night")
     await account(server, slug, "carla@example.org", "Carla Contributor", "contributor")
     await account(server, slug, "eddie@example.org", "Eddie Editor", "editor")
 
@@ -153,11 +158,7 @@ async def test_history_restore_deleted_restore_and_losing_access(
     then an admin disables the editor, whose open studio is signed out at once (4401)."""
     server = livefeed_factory()
     slug = unique_name("hist")
-    async with httpx.AsyncClient(timeout=10) as http:
-        created = await http.post(
-            server.url("/api/feeds"), json={"slug": slug, "title": "Court"}, headers=ADMIN
-        )
-        assert created.status_code == 201, created.text
+    await new_feed(server, slug, "Court")
     await account(server, slug, "eddie@example.org", "Eddie Editor", "editor")
     contexts = [await chromium_browser.new_context() for _ in range(2)]
     try:
@@ -216,11 +217,7 @@ async def test_sign_out_everywhere_ends_the_other_devices_sessions(
 ) -> None:
     server = livefeed_factory()
     slug = unique_name("out")
-    async with httpx.AsyncClient(timeout=10) as http:
-        created = await http.post(
-            server.url("/api/feeds"), json={"slug": slug, "title": "Out"}, headers=ADMIN
-        )
-        assert created.status_code == 201, created.text
+    await new_feed(server, slug, "Out")
     await account(server, slug, "cara@example.org", "Cara", "contributor")
     contexts = [await chromium_browser.new_context() for _ in range(2)]
     try:

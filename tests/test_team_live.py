@@ -14,7 +14,13 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.live_support import Cluster, Factory, start_cluster
+from tests.live_support import (
+    Cluster,
+    Factory,
+    open_raw_websocket,
+    start_cluster,
+    start_cluster_for,
+)
 from tests.support.services import wait_until_async
 from tests.support.watch import ABRUPT
 from tests.team_support import TeamClient, reporter_token, team_path
@@ -25,17 +31,7 @@ ENV = {"LIVEFEED_READERS_INTERVAL_SECONDS": str(INTERVAL), "LIVEFEED_RESYNC_SECO
 
 @pytest.fixture(params=["memory", "redis"])
 async def cluster(request: pytest.FixtureRequest, livefeed_factory: Factory, tmp_path: Path) -> Any:
-    if request.param == "memory":
-        made = start_cluster("memory", livefeed_factory, tmp_path=tmp_path, env=ENV)
-    else:
-        made = start_cluster(
-            "redis",
-            livefeed_factory,
-            tmp_path=tmp_path,
-            postgres=request.getfixturevalue("postgres_server"),
-            redis_url=request.getfixturevalue("redis_url"),
-            env=ENV,
-        )
+    made = start_cluster_for(request, request.param, livefeed_factory, tmp_path=tmp_path, env=ENV)
     yield made
     await made.aclose()
 
@@ -212,14 +208,7 @@ async def test_a_flooding_member_is_closed_with_1008(cluster: Cluster) -> None:
 async def test_presence_of_a_killed_process_expires(
     livefeed_factory: Factory, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    made = start_cluster(
-        "redis",
-        livefeed_factory,
-        tmp_path=tmp_path,
-        postgres=request.getfixturevalue("postgres_server"),
-        redis_url=request.getfixturevalue("redis_url"),
-        env=ENV,
-    )
+    made = start_cluster_for(request, "redis", livefeed_factory, tmp_path=tmp_path, env=ENV)
     try:
         slug = "expiry"
         await made.create_feed(slug)
@@ -235,22 +224,9 @@ async def test_presence_of_a_killed_process_expires(
 def silent_member(server: Any, slug: str, token: str) -> socket.socket:
     """A team member whose browser died: the handshake is done, then it never reads or answers
     a ping again (its TCP connection stays open)."""
-    sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.sendall(
-        (
-            f"GET {team_path(slug)} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {token}\r\n\r\n"
-        ).encode()
+    return open_raw_websocket(
+        "127.0.0.1", server.port, team_path(slug), extra=[("Authorization", f"Bearer {token}")]
     )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1)
-        assert chunk, "server closed during the handshake"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
 
 
 async def test_a_member_whose_browser_died_drops_out_of_presence(
