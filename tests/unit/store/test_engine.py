@@ -84,3 +84,38 @@ async def test_each_statement_is_one_trip_to_the_thread(
         assert rows == []
         # aiosqlite's own cursor made four: cursor, execute, fetchall, close.
         assert trips == ["_run"]
+
+
+async def test_a_connection_given_back_after_commit_makes_no_rollback_trip(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with engine.begin() as conn:
+        await conn.execute(insert(items).values(name="kept"))
+    # BEGIN, the insert, COMMIT; the pool's reset-on-return found no transaction open.
+    assert trips == ["_run", "_run", "commit"]
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
+    engine: AsyncEngine,
+) -> None:
+    # The pool's reset still undoes what was not committed (SQLAlchemy's Connection.close
+    # rolls back its own transaction; this one is opened behind its back, on the driver).
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, OneHopConnection)
+        await driver.execute("BEGIN")
+        await driver.execute("INSERT INTO items (name) VALUES ('undone')")
+        assert driver._conn.in_transaction
+        await conn.commit()  # SQLAlchemy's transaction (none began) ends; the driver's does not
+    async with engine.connect() as conn:
+        count = (await conn.execute(text("select count(*) from items"))).scalar_one()
+    assert count == 0
