@@ -74,7 +74,8 @@ _NEXT_REV = (
 _ENTRY_BY_ID = select(entries).where(
     entries.c.id == bindparam("p_id"), entries.c.feed_id == bindparam("p_feed_id")
 )
-_INSERT_ENTRY = insert(entries).returning(entries.c.id)
+#: The new row whole, as ``_ENTRY_BY_ID`` reads it: no second statement to read it back.
+_INSERT_ENTRY = insert(entries).returning(*entries.c)
 _LOG_CHANGE = insert(changes)
 
 
@@ -644,7 +645,7 @@ class Store:
         ``created`` event (returned); any other takes rev 0 and logs nothing (None).
         ``body_html`` is its Markdown rendered off the loop, before the transaction."""
         rev = await self._next_rev(conn, feed.id, now) if public else 0
-        entry_id = (
+        row = (
             await conn.execute(
                 _INSERT_ENTRY,
                 {
@@ -658,8 +659,8 @@ class Store:
                     **fields,
                 },
             )
-        ).scalar_one()
-        entry = await self._entry(conn, feed, entry_id)
+        ).one()
+        entry = _entry_from_row(row, feed.slug, ZoneInfo(feed.timezone))
         if not public:
             return entry, None
         payload = entry_event("created", entry)
