@@ -50,7 +50,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         writes = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, OneHopConnection)
+        driver.begin_with_next_statement("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 class OneHopConnection(aiosqlite.Connection):
@@ -61,8 +63,10 @@ class OneHopConnection(aiosqlite.Connection):
     closes the cursor for each statement: four trips through the thread's queue, each a
     future, a thread wake-up and a loop wake-up (~45 µs of CPU, and a loop turn of wait
     while the loop is busy). :class:`OneHopCursor` does all four in one call on the
-    thread and keeps the results; reading them costs no trip. A write to an entry is six
-    statements (24 trips before, 6 now), plus its BEGIN and COMMIT.
+    thread and keeps the results; reading them costs no trip. A transaction's BEGIN goes
+    with its first statement (:meth:`begin_with_next_statement`), and a COMMIT or ROLLBACK
+    with no transaction open makes no trip. A new published entry is five trips (its four
+    statements, the first carrying the BEGIN, and the COMMIT); it was 26.
 
     Relies on two aiosqlite internals, checked by ``tests/unit/store/test_engine.py``:
     ``_execute(fn, *args)`` runs ``fn`` on the connection's thread and returns its result,
@@ -83,18 +87,40 @@ class OneHopConnection(aiosqlite.Connection):
         await connection
         return connection
 
+    #: The BEGIN statement the next statement runs first, on the same trip (or None).
+    _pending_begin: str | None = None
+
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
+
+    def begin_with_next_statement(self, begin: str) -> None:
+        """Begin the transaction (``begin``: ``BEGIN`` or ``BEGIN IMMEDIATE``) on the next
+        statement's trip, right before it. Its failure (e.g. the database is locked past
+        the busy timeout) is then that statement's; a transaction ended before any
+        statement ran never began."""
+        self._pending_begin = begin
+
+    def take_pending_begin(self) -> str | None:
+        """The BEGIN to run before the statement now sent to the thread, once."""
+        begin, self._pending_begin = self._pending_begin, None
+        return begin
+
+    async def commit(self) -> None:
+        """Commit the open transaction; no trip to the thread when there is none."""
+        self._pending_begin = None
+        if self._conn.in_transaction:
+            await super().commit()
 
     async def rollback(self) -> None:
         """Roll back the open transaction; no trip to the thread when there is none.
 
         SQLAlchemy's pool rolls back every connection given back to it, also right after a
         COMMIT, when SQLite (the driver in autocommit mode, see ``_configure_sqlite``) has
-        no transaction open: ``sqlite3.Connection.rollback`` then does nothing, but the
-        trip to do nothing cost as much as a statement. ``in_transaction`` is the same
-        check ``sqlite3`` makes, read here on the loop: it may be read from any thread, and
-        nothing runs on this connection's thread between two awaited calls."""
+        no transaction open: ``sqlite3.Connection.rollback`` (like ``commit``) then does
+        nothing, but the trip to do nothing cost as much as a statement. ``in_transaction``
+        is the same check ``sqlite3`` makes, read here on the loop: it may be read from any
+        thread, and nothing runs on this connection's thread between two awaited calls."""
+        self._pending_begin = None
         if self._conn.in_transaction:
             await super().rollback()
 
@@ -127,7 +153,8 @@ class OneHopCursor:
 
     async def _on_thread(self, fn: Any, sql: str, parameters: Any) -> Any:
         connection = self._connection
-        return await connection._execute(fn, connection._conn, sql, parameters)  # type: ignore[no-untyped-call]
+        begin = connection.take_pending_begin()
+        return await connection._execute(fn, connection._conn, begin, sql, parameters)  # type: ignore[no-untyped-call]
 
     def _take(self, ran: tuple[Any, int, int | None, list[Any]]) -> None:
         self.description, self.rowcount, self.lastrowid, rows = ran
@@ -150,11 +177,14 @@ class OneHopCursor:
 
 
 def _run(
-    connection: sqlite3.Connection, sql: str, parameters: Sequence[Any] | None
+    connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Sequence[Any] | None
 ) -> tuple[Any, int, int | None, list[Any]]:
-    """On the connection's thread: execute, fetch every row, close the cursor."""
+    """On the connection's thread: ``begin`` if any, execute, fetch every row, close the
+    cursor."""
     cursor = connection.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         if parameters is None:
             cursor.execute(sql)
         else:
@@ -166,10 +196,12 @@ def _run(
 
 
 def _run_many(
-    connection: sqlite3.Connection, sql: str, parameters: Any
+    connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any
 ) -> tuple[Any, int, int | None, list[Any]]:
     cursor = connection.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         cursor.executemany(sql, parameters)
         return cursor.description, cursor.rowcount, cursor.lastrowid, []
     finally:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.store.engine import OneHopConnection, make_engine
+from app.store.engine import WRITE_OPTION, OneHopConnection, make_engine
 
 metadata = MetaData()
 items = Table(
@@ -99,8 +99,15 @@ async def test_a_connection_given_back_after_commit_makes_no_rollback_trip(
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     async with engine.begin() as conn:
         await conn.execute(insert(items).values(name="kept"))
-    # BEGIN, the insert, COMMIT; the pool's reset-on-return found no transaction open.
-    assert trips == ["_run", "_run", "commit"]
+    # The insert (carrying the BEGIN), the COMMIT; the pool's reset-on-return found no
+    # transaction open.
+    assert trips == ["_run", "commit"]
+    trips.clear()
+    async with engine.begin():
+        pass  # nothing ran: nothing began, nothing to commit
+    assert trips == []
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(items.c.name))).all() == [("kept",)]
 
 
 async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
@@ -119,3 +126,32 @@ async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
     async with engine.connect() as conn:
         count = (await conn.execute(text("select count(*) from items"))).scalar_one()
     assert count == 0
+
+
+async def test_a_write_transaction_takes_the_write_lock_at_its_first_statement(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # Its BEGIN IMMEDIATE goes with the first statement, a read here: from then on another
+    # writer waits (and fails after its busy timeout), as with a BEGIN of its own.
+    other = make_engine(f"sqlite+aiosqlite:///{tmp_path}/one-hop.db")
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                assert (await conn.execute(select(items.c.id))).all() == []
+                async with other.connect() as blocked:
+                    await blocked.exec_driver_sql("PRAGMA busy_timeout=50")
+                    await blocked.commit()
+                    blocked = await blocked.execution_options(**{WRITE_OPTION: True})
+                    with pytest.raises(Exception, match="database is locked"):
+                        await blocked.execute(insert(items).values(name="second"))
+                    await blocked.rollback()
+                await conn.execute(insert(items).values(name="first"))
+        # The failed BEGIN left the other connection usable.
+        async with other.begin() as conn:
+            await conn.execute(insert(items).values(name="second"))
+        async with other.connect() as conn:
+            names = (await conn.execute(select(items.c.name).order_by(items.c.id))).all()
+        assert names == [("first",), ("second",)]
+    finally:
+        await other.dispose()
