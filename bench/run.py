@@ -7,7 +7,13 @@ server process tree's CPU (user+sys) from the first publish to the last delivery
 delivery's publish→delivery latency, losses and duplicates. Then the page benchmark
 (``bench/page.py``). Results go to ``bench/results/`` (timestamped, plus ``latest.*``).
 
-``python -m bench.run [--systems a,b] [--readers 2000] [--messages 100] [--smoke]``
+The machine's speed drifts (by 20 % between runs on a shared VM, Nchan's own figure with
+it), so the systems are measured in ``--rounds`` rounds (default 3), each round every system
+in turn. The table gives each system's median round, its ratio to Nchan as the median of
+the per-round ratios (each against the Nchan run minutes from it) with their range, and
+losses and duplicates summed over every round.
+
+``python -m bench.run [--systems a,b] [--readers 2000] [--messages 100] [--rounds 3] [--smoke]``
 """
 
 from __future__ import annotations
@@ -198,6 +204,53 @@ def _deflate(r: dict[str, Any]) -> str:
     return "accepted, sent plain"
 
 
+def combine(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per system from every round's rows (each round: every system once, in the
+    same order): the round with the median CPU per delivery (the lower middle one of an
+    even count), with ``lost``/``duplicates``/``closed_early`` summed over the rounds and
+    ``cpu_x_rounds``/``p99_x_rounds``: the system's CPU and p99 ÷ the reference's, per round
+    in which both succeeded. A system that failed in any round is reported by its failure."""
+    combined: list[dict[str, Any]] = []
+    for index in range(len(rounds[0])):
+        runs = [r[index] for r in rounds]
+        failed = next((r for r in runs if not r.get("ok")), None)
+        if failed is not None:
+            combined.append(failed)
+            continue
+        by_cpu = sorted(runs, key=lambda r: r["cpu_ms_per_1k"])
+        row = dict(by_cpu[(len(by_cpu) - 1) // 2])
+        for key in ("lost", "duplicates", "closed_early"):
+            row[key] = sum(r[key] for r in runs)
+        row["rounds"] = len(runs)
+        row["cpu_ms_per_1k_rounds"] = [r["cpu_ms_per_1k"] for r in runs]
+        cpu_x: list[float] = []
+        p99_x: list[float] = []
+        for one_round, run in zip(rounds, runs, strict=True):
+            ref = next((r for r in one_round if r["system"] == REFERENCE and r.get("ok")), None)
+            if ref and ref["cpu_ms_per_1k"] and ref["p99_ms"]:
+                cpu_x.append(run["cpu_ms_per_1k"] / ref["cpu_ms_per_1k"])
+                p99_x.append(run["p99_ms"] / ref["p99_ms"])
+        row["cpu_x_rounds"] = cpu_x
+        row["p99_x_rounds"] = p99_x
+        combined.append(row)
+    return combined
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _ratio(values: list[float] | None, single: float | None) -> str:
+    """``1.19×``, or ``1.19× (1.04–1.24)`` over several rounds."""
+    if not values:
+        return _f(single, "{:.2f}×")
+    if len(values) == 1:
+        return f"{values[0]:.2f}×"
+    return f"{_median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     ref = next((r for r in rows if r["system"] == REFERENCE and r.get("ok")), None)
     head = (
@@ -215,9 +268,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         broker = _f(r["broker_cpu_ms_per_1k"], "{:.2f}") if r["broker_cpu_s"] else "–"
         lines.append(
             f"| {r['system']} | {r['connected']}/{r['readers']} | {r['received']} | {r['lost']} "
-            f"| {r['duplicates']} | {_f(r['cpu_ms_per_1k'], '{:.2f}')} | {_f(cpu_x, '{:.2f}×')} "
+            f"| {r['duplicates']} | {_f(r['cpu_ms_per_1k'], '{:.2f}')} "
+            f"| {_ratio(r.get('cpu_x_rounds'), cpu_x)} "
             f"| {broker} | {_f(r['mem_per_conn_kib'])} | {_f(r['p50_ms'])} | {_f(r['p99_ms'])} "
-            f"| {_f(p99_x, '{:.2f}×')} | {_f(r['client_cpu_ms_per_1k'], '{:.2f}')} "
+            f"| {_ratio(r.get('p99_x_rounds'), p99_x)} | {_f(r['client_cpu_ms_per_1k'], '{:.2f}')} "
             f"| {r['received'] / r['deliver_s']:,.0f} "
             f"| {_deflate(r)} |"
         )
@@ -275,32 +329,39 @@ async def amain(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    rows: list[dict[str, Any]] = []
+    rounds: list[list[dict[str, Any]]] = []
     page: dict[str, Any] = {}
     media: dict[str, Any] = {}
     started = time.strftime("%Y%m%d-%H%M%S")
     with tempdir("livefeed-bench-") as tmp:
-        for name in systems:
-            log(f"== {name}: {args.readers} readers × {args.messages} messages")
-            r = await bench_system(
-                name,
-                args.readers,
-                args.messages,
-                args.clients,
-                tmp,
-                log,
-                args.profile,
-                args.interval / 1000,
-            )
-            if r.get("ok"):
+        for round_no in range(1, args.rounds + 1):
+            one_round: list[dict[str, Any]] = []
+            for name in systems:
                 log(
-                    f"  lost {r['lost']} dup {r['duplicates']} "
-                    f"cpu {r['cpu_ms_per_1k']:.2f} ms/1k p50 {r['p50_ms']:.1f} ms "
-                    f"p99 {r['p99_ms']:.1f} ms mem {r['mem_per_conn_kib']:.1f} KiB/conn"
+                    f"== {name}: {args.readers} readers × {args.messages} messages"
+                    f" (round {round_no}/{args.rounds})"
                 )
-            else:
-                log(f"  FAILED: {r['error']}\n{r.get('server_log', '')[-1500:]}")
-            rows.append(r)
+                r = await bench_system(
+                    name,
+                    args.readers,
+                    args.messages,
+                    args.clients,
+                    tmp / f"round-{round_no}",
+                    log,
+                    args.profile,
+                    args.interval / 1000,
+                )
+                if r.get("ok"):
+                    log(
+                        f"  lost {r['lost']} dup {r['duplicates']} "
+                        f"cpu {r['cpu_ms_per_1k']:.2f} ms/1k p50 {r['p50_ms']:.1f} ms "
+                        f"p99 {r['p99_ms']:.1f} ms mem {r['mem_per_conn_kib']:.1f} KiB/conn"
+                    )
+                else:
+                    log(f"  FAILED: {r['error']}\n{r.get('server_log', '')[-1500:]}")
+                one_round.append(r)
+            rounds.append(one_round)
+        rows = combine(rounds)
         if args.page:
             from bench.page import run_page
 
@@ -318,9 +379,14 @@ async def amain(args: argparse.Namespace) -> int:
         [
             f"## Fan-out: {args.readers} readers × {args.messages} messages, "
             + (f"one every {args.interval:g} ms " if args.interval else "back-to-back ")
-            + f"({started}, {os.cpu_count()} CPUs, {args.clients} client processes)",
+            + f"({started}, {os.cpu_count()} CPUs, {args.clients} client processes, "
+            + f"{args.rounds} round{'s' if args.rounds > 1 else ''})",
             "",
             table(rows),
+            ""
+            if args.rounds == 1
+            else f"\nEach system's median round of {args.rounds}; × nchan: the median of the "
+            "per-round ratios (range); lost and dup: summed over the rounds.",
             "",
             page_table(page),
             "",
@@ -335,6 +401,7 @@ async def amain(args: argparse.Namespace) -> int:
         "machine": machine(),
         "nofile": nofile,
         "systems": rows,
+        "rounds": rounds,
         "page": page,
         "media": media,
     }
@@ -362,6 +429,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=0.0,
         help="ms between publish starts (default 0: back-to-back, each once the previous returned)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="measure every system this many times, in turn (default 3; 1 with --smoke)",
     )
     ap.add_argument("--smoke", action="store_true", help="tiny run: 50 readers, 10 messages")
     ap.add_argument(
@@ -391,6 +464,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         a.readers = 50 if a.smoke else 2000
     if a.messages is None:
         a.messages = 10 if a.smoke else 100
+    if a.rounds is None:
+        a.rounds = 1 if a.smoke else 3
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if a.page is None:
         a.page = not a.smoke
     if a.media is None:
