@@ -65,17 +65,23 @@ async def test_an_error_reaches_the_caller_and_the_connection_stays_usable(
         assert (await conn.execute(text("select 1"))).scalar_one() == 1
 
 
-async def test_each_statement_is_one_trip_to_the_thread(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    trips: list[str] = []
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of each function sent to an aiosqlite thread from now on, in order."""
+    sent: list[str] = []
     original = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
-        trips.append(getattr(fn, "__name__", repr(fn)))
+        sent.append(getattr(fn, "__name__", repr(fn)))
         return await original(self, fn, *args)  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return sent
+
+
+async def test_each_statement_is_one_trip_to_the_thread(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
     async with engine.connect() as conn:
         assert isinstance((await conn.get_raw_connection()).driver_connection, OneHopConnection)
         await conn.execute(text("select 1"))  # the transaction's BEGIN is behind us
@@ -87,16 +93,8 @@ async def test_each_statement_is_one_trip_to_the_thread(
 
 
 async def test_a_connection_given_back_after_commit_makes_no_rollback_trip(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, trips: list[str]
 ) -> None:
-    trips: list[str] = []
-    original = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
-        trips.append(getattr(fn, "__name__", repr(fn)))
-        return await original(self, fn, *args)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     async with engine.begin() as conn:
         await conn.execute(insert(items).values(name="kept"))
     # The insert (carrying the BEGIN), the COMMIT; the pool's reset-on-return found no
