@@ -66,7 +66,7 @@ class OneHopConnection(aiosqlite.Connection):
     thread and keeps the results; reading them costs no trip. A transaction's BEGIN goes
     with its first statement (:meth:`begin_with_next_statement`), and a COMMIT or ROLLBACK
     with no transaction open makes no trip. A new published entry is five trips (its four
-    statements, the first carrying the BEGIN, and the COMMIT); it was 26.
+    statements, the first carrying the BEGIN, and the COMMIT); it was about 25.
 
     Relies on two aiosqlite internals, checked by ``tests/unit/store/test_engine.py``:
     ``_execute(fn, *args)`` runs ``fn`` on the connection's thread and returns its result,
