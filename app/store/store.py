@@ -160,6 +160,11 @@ def _entry_from_row(
     )
 
 
+def _feed_entry(row: Row[Any], feed: Row[Any]) -> Entry:
+    """An entry ``row`` of ``feed`` (the feed's row) as the API shows it, in the feed's zone."""
+    return _entry_from_row(row, feed.slug, ZoneInfo(feed.timezone))
+
+
 def _revision_from_row(row: Row[Any], zone: ZoneInfo) -> EntryRevision:
     return EntryRevision(
         number=row.number,
@@ -660,7 +665,7 @@ class Store:
                 },
             )
         ).one()
-        entry = _entry_from_row(row, feed.slug, ZoneInfo(feed.timezone))
+        entry = _feed_entry(row, feed)
         if not public:
             return entry, None
         payload = entry_event("created", entry)
@@ -702,7 +707,7 @@ class Store:
 
     async def _entry(self, conn: AsyncConnection, feed: Row[Any], entry_id: int) -> Entry:
         row = await self._entry_row(conn, feed, entry_id)
-        return _entry_from_row(row, feed.slug, ZoneInfo(feed.timezone))
+        return _feed_entry(row, feed)
 
     async def get_entry(self, slug: str, entry_id: int) -> Entry:
         """The entry in any status (the team's view; a deleted one is a tombstone)."""
@@ -748,7 +753,7 @@ class Store:
         async with self._write() as conn:
             feed = await self._feed_row(conn, slug, lock=True)
             row = await self._entry_row(conn, feed, entry_id)
-            current = _entry_from_row(row, slug, ZoneInfo(feed.timezone))
+            current = _feed_entry(row, feed)
             if current.deleted:
                 raise NotFound(f"entry {entry_id} was deleted")
             target: EntryStatus = data.status or (
@@ -973,7 +978,7 @@ class Store:
             ).first()
             if old is None:
                 raise NotFound(f"entry {entry_id} has no revision {number}")
-            current = _entry_from_row(row, slug, ZoneInfo(feed.timezone))
+            current = _feed_entry(row, feed)
             values = {"body": old.body, "html": old.html, "media": old.media or []}
             values["author"] = old.author
             return await self._apply(
