@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 import traceback
@@ -236,19 +237,13 @@ def combine(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return combined
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _ratio(values: list[float] | None, single: float | None) -> str:
     """``1.19×``, or ``1.19× (1.04–1.24)`` over several rounds."""
     if not values:
         return _f(single, "{:.2f}×")
     if len(values) == 1:
         return f"{values[0]:.2f}×"
-    return f"{_median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
+    return f"{statistics.median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
