@@ -105,10 +105,15 @@ async def bench_system(
             "connect_timeout": 60,
         }
         workers = Workers(cfg, clients)
+        connect_cpu0 = cpu_seconds(pids)
         t0 = time.monotonic()
         ready = await workers.start(wait_s=120 + readers / 50)
         connected = sum(r["connected"] for r in ready)
         out["connect_s"] = time.monotonic() - t0
+        # Server CPU of opening every stream (handshake, hello), per reader: what a
+        # restart storm pays again (``bench.storm``).
+        out["connect_cpu_s"] = cpu_seconds(pids) - connect_cpu0
+        out["connect_cpu_us_per_reader"] = out["connect_cpu_s"] * 1e6 / max(connected, 1)
         out["connected"] = connected
         out["connect_errors"] = [e for r in ready for e in r["errors"]][:5]
         out["deflate_negotiated"] = sum(r["deflate"] for r in ready)
@@ -251,12 +256,12 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| system | readers | deliveries | lost | dup | server CPU ms/1k deliveries | × nchan "
         "| redis CPU ms/1k | memory KiB/conn | p50 ms | p99 ms | p99 × nchan "
-        "| client CPU ms/1k | deliveries/s | deflate |"
+        "| client CPU ms/1k | deliveries/s | connect CPU µs/reader | deflate |"
     )
-    lines = [head, "|" + "---|" * 15]
+    lines = [head, "|" + "---|" * 16]
     for r in rows:
         if not r.get("ok"):
-            lines.append(f"| {r['system']} | failed: {r.get('error', '?')[:120]} |" + " |" * 13)
+            lines.append(f"| {r['system']} | failed: {r.get('error', '?')[:120]} |" + " |" * 14)
             continue
         cpu_x = r["cpu_ms_per_1k"] / ref["cpu_ms_per_1k"] if ref and ref["cpu_ms_per_1k"] else None
         p99_x = r["p99_ms"] / ref["p99_ms"] if ref and ref["p99_ms"] else None
@@ -268,6 +273,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {broker} | {_f(r['mem_per_conn_kib'])} | {_f(r['p50_ms'])} | {_f(r['p99_ms'])} "
             f"| {_ratio(r.get('p99_x_rounds'), p99_x)} | {_f(r['client_cpu_ms_per_1k'], '{:.2f}')} "
             f"| {r['received'] / r['deliver_s']:,.0f} "
+            f"| {_f(r.get('connect_cpu_us_per_reader'), '{:.0f}')} "
             f"| {_deflate(r)} |"
         )
     extra = []

@@ -65,3 +65,12 @@ def test_one_round_reads_as_before() -> None:
     nchan, livefeed = combine([[run("nchan", 8.0), run("livefeed-1", 9.0)]])
     row = next(line for line in table([nchan, livefeed]).splitlines() if "livefeed-1" in line)
     assert "| 1.12× |" in row
+
+
+def test_connect_cpu_per_reader_is_a_column_and_absent_reads_as_a_dash() -> None:
+    measured = run("livefeed-1", 9.0, connect_cpu_us_per_reader=278.4)
+    older = run("nchan", 8.0)  # a result written before the figure existed
+    lines = table(combine([[older, measured]])).splitlines()
+    assert "| connect CPU µs/reader |" in lines[0]
+    assert "| 278 | declined |" in next(line for line in lines if "livefeed-1" in line)
+    assert "| – | declined |" in next(line for line in lines if "| nchan" in line)
