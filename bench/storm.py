@@ -9,6 +9,10 @@ reporter posts entries to the feed. Measured:
 
 - server CPU of the storm (new process, from healthy until every reader holds the last
   post) ÷ server CPU of connecting the same readers the first time;
+- the same ÷ (that first connect + the CPU of the same posts, at the same pace, to the same
+  readers all connected, measured right after the storm): the storm window holds the posts'
+  fan-out as well as the reconnections, the first-connect window none, so this is the
+  like-for-like figure (what the restart adds to the news it happened during);
 - the reporter's slowest POST;
 - closes by code (1011 should never happen), reconnect attempts;
 - every reader's revs: each event the next rev (no gap), none twice, ending at the last post;
@@ -181,17 +185,10 @@ async def run_setup(
                 cpu_up = cpu_seconds(storm_pids)
                 out["boot_cpu_s"] = cpu_up
                 post_base = other.base_url
-                latencies: list[float] = []
-                last_rev = rev0
-                t_last_post_ns = 0
                 post_errors: list[str] = []
-                for i in range(posts):
-                    await asyncio.sleep(max(0.0, t_up + i * interval - time.monotonic()))
-                    t_last_post_ns = time.time_ns()  # when the reporter sent it
-                    last_rev, took = await _post(
-                        http, post_base, f"during the storm {i}", post_errors
-                    )
-                    latencies.append(took)
+                last_rev, latencies, t_last_post_ns = await _post_series(
+                    http, post_base, posts, interval, t_up, "during the storm", post_errors
+                )
                 out["last_rev"] = last_rev
                 results = await asyncio.gather(
                     *(_ask(p, f"await {last_rev} {60 + readers / 200:g}") for p in workers.procs)
@@ -226,11 +223,52 @@ async def run_setup(
                 out["final_revs"] = [r["final_revs"] for r in results]
                 reached = max(r["last_reached_ns"] for r in results)
                 out["all_hold_last_after_s"] = (reached - t_last_post_ns) / 1e9
+                # -- the same news without a restart: the like-for-like baseline ---------
+                # The storm window holds the posts' fan-out as well as the reconnections;
+                # the same posts, at the same pace, to the same readers all connected, tell
+                # what the news alone costs.
+                await asyncio.sleep(1.0)
+                cpu_calm = cpu_seconds(storm_pids)
+                t_calm = time.monotonic()
+                calm_rev, _, _ = await _post_series(
+                    http, post_base, posts, interval, t_calm, "after the storm", post_errors
+                )
+                calm = await asyncio.gather(
+                    *(_ask(p, f"await {calm_rev} {60 + readers / 200:g}") for p in workers.procs)
+                )
+                out["calm_posts_cpu_s"] = cpu_seconds(storm_pids) - cpu_calm
+                out["calm_holding_last"] = sum(r["holding"] for r in calm)
+                out["calm_gaps"] = sum(r["gaps"] for r in calm) - out["gaps"]
+                out["calm_duplicates"] = sum(r["duplicates"] for r in calm) - out["duplicates"]
+                out["cpu_ratio_like_for_like"] = out["storm_cpu_s"] / max(
+                    out["first_connect_cpu_s"] + out["calm_posts_cpu_s"], 1e-9
+                )
                 out["traceback_in_logs"] = sum(s.log_text().count("Traceback") for s in servers)
                 out["ok"] = True
             finally:
                 await workers.stop()
     return out
+
+
+async def _post_series(
+    http: httpx.AsyncClient,
+    base: str,
+    posts: int,
+    interval: float,
+    start: float,
+    label: str,
+    errors: list[str],
+) -> tuple[int, list[float], int]:
+    """``posts`` entries, one every ``interval`` s from monotonic time ``start``; return
+    (the last one's rev, each POST's seconds in order, when the last one was sent in ns)."""
+    last_rev, t_last_ns = 0, 0
+    latencies: list[float] = []
+    for i in range(posts):
+        await asyncio.sleep(max(0.0, start + i * interval - time.monotonic()))
+        t_last_ns = time.time_ns()  # when the reporter sent it
+        last_rev, took = await _post(http, base, f"{label} {i}", errors)
+        latencies.append(took)
+    return last_rev, latencies, t_last_ns
 
 
 async def _ask(proc: asyncio.subprocess.Process, command: str) -> dict[str, Any]:
@@ -248,21 +286,28 @@ async def _ask(proc: asyncio.subprocess.Process, command: str) -> dict[str, Any]
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| setup | readers | storm CPU ÷ first connect | slowest POST | closed 1011 | "
+        "| setup | readers | storm CPU ÷ first connect | storm CPU ÷ (first connect + the "
+        "same posts, no restart) | slowest POST | closed 1011 | "
         "all caught up (gap / dup / reset) | last post held by all after | closes | restart |"
     )
-    lines = [head, "|" + "---|" * 9]
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         if not r.get("ok"):
-            lines.append(f"| {r['setup']} | failed: {str(r.get('error'))[:150]} |" + " |" * 7)
+            lines.append(f"| {r['setup']} | failed: {str(r.get('error'))[:150]} |" + " |" * 8)
             continue
+        like = (
+            f"{r['cpu_ratio_like_for_like']:.2f}× ({r['storm_cpu_s']:.2f} s / "
+            f"({r['first_connect_cpu_s']:.2f} + {r['calm_posts_cpu_s']:.2f}) s)"
+            if "cpu_ratio_like_for_like" in r
+            else "–"
+        )
         caught = (
             f"{r['holding_last']}/{r['readers']} ({r['gaps']} / {r['duplicates']} / {r['resets']})"
         )
         closes = ", ".join(f"{k}×{v}" for k, v in sorted(r["closes"].items()))
         lines.append(
             f"| {r['setup']} | {r['readers']} | {r['cpu_ratio']:.2f}× "
-            f"({r['storm_cpu_s']:.2f} s / {r['first_connect_cpu_s']:.2f} s) "
+            f"({r['storm_cpu_s']:.2f} s / {r['first_connect_cpu_s']:.2f} s) | {like} "
             f"| {r['post_max_s'] * 1000:.0f} ms"
             + (f" ({len(r['post_errors'])}× 5xx, retried)" if r.get("post_errors") else "")
             + f" | {r['closed_1011']} | {caught} "

@@ -76,4 +76,8 @@ def test_storm_smoke_every_reader_resumes_without_gap_dup_or_1011(tmp_path: Path
         assert r["traceback_in_logs"] == 0, name
         assert r["post_errors"] == [], name
         assert r["last_rev"] == 5 + 5, name  # 5 posts before the storm, 5 during
+        # The like-for-like baseline: 5 more posts reached every reader, each once.
+        assert r["calm_holding_last"] == r["readers"], name
+        assert (r["calm_gaps"], r["calm_duplicates"]) == (0, 0), name
+        assert r["cpu_ratio_like_for_like"] > 0, name
     assert "| sqlite | 60 |" in (tmp_path / "storm-latest-smoke.md").read_text()
