@@ -233,6 +233,17 @@ class Hub:
                 channel.filling.cancel()
             self._background(self._unsubscribe_if_idle(feed))
 
+    def replace(self, feed: str, old: Subscriber, new: Subscriber) -> None:
+        """Deliver to ``new`` from the next change on, in ``old``'s place (a stream going
+        live hands its transport's subscriber over: :mod:`app.live.session`). Nothing
+        happens if ``old`` is no longer attached."""
+        channel = self._channels.get(feed)
+        if channel is None or old not in channel.subscribers:
+            return
+        channel.subscribers.discard(old)
+        channel.subscribers.add(new)
+        channel.readers += is_reader(new) - is_reader(old)
+
     async def _unsubscribe_if_idle(self, feed: str) -> None:
         # Under the attach lock, and only if no reader came back meanwhile: otherwise a
         # quick reconnect could find the feed still subscribed (a no-op subscribe) and then

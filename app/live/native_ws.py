@@ -16,9 +16,9 @@ session's flood limit (``LIVEFEED_CLIENT_MAX_MESSAGES_PER_MINUTE``, 1008).
 
 Bytes out are the speed: a reader costs what its socket costs. There is no task, queue or
 timer per connection — the connection is an object with ``__slots__`` that the hub calls
-back (through its session). Each event's frame is built once per process
-(:attr:`app.hub.Event.ws_frame`) and written with one ``transport.write`` per reader,
-bypassing the protocol object. Opening a stream runs one short task (admission, hub
+back: through its session while the stream opens, directly once it is live. Each event's
+frame is built once per process (:attr:`app.hub.Event.ws_frame`) and written with one
+``transport.write`` per reader. Opening a stream runs one short task (admission, hub
 attach, catch-up read); after that everything is callbacks. Keepalive pings for all
 connections come from one sweep loop per process.
 
@@ -27,10 +27,11 @@ or ping (:meth:`FeedSocketProtocol._write` and :meth:`FeedSocketProtocol._flush`
 
 The stream itself (admission, attach, catch-up, held events, the send bound, flood
 limit, teardown, metrics) is a :class:`app.live.session.StreamSession`, as for the ASGI
-endpoint in :mod:`app.live.ws` and for SSE; this protocol is its :class:`Sink`: ``push``
-is one ``transport.write`` of the pre-framed event and returns what the kernel has not
-taken yet (``transport.get_write_buffer_size()``), which the session bounds by
-``send_buffer_bytes`` (past it: 4008); pongs are bounded by the same figure.
+endpoint in :mod:`app.live.ws` and for SSE; this protocol is its :class:`Sink`, and once
+the stream is live, its own hub subscriber (:meth:`FeedSocketProtocol.live`): ``deliver``
+is one ``transport.write`` of the pre-framed event, then a look at what the kernel has not
+taken yet (``transport.get_write_buffer_size()``), bounded by ``send_buffer_bytes`` (past
+it: 4008); pongs are bounded by the same figure.
 permessage-deflate is declined: events are small and compressing per reader costs more
 CPU than it saves.
 """
@@ -53,6 +54,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from app.events import UNSEQUENCED
 from app.forwarded import TrustedProxies
 from app.hub import Event
 from app.live import access, uvicorn_bridge
@@ -89,8 +91,10 @@ class FeedSocketProtocol(asyncio.Protocol):
         "_buffer",
         "_closing",
         "_config",
+        "_covered",
         "_handed_to",
         "_idle_sweeps",
+        "_limit_bytes",
         "_metrics",
         "_server_state",
         "_slot",
@@ -128,6 +132,10 @@ class FeedSocketProtocol(asyncio.Protocol):
         #: Our close frame is written (or the connection is ending): write nothing more.
         self._closing = False
         self._idle_sweeps = 0
+        #: Set when the stream goes live (see live): the last rev the opening covered, and
+        #: the send bound.
+        self._covered = 0
+        self._limit_bytes = 0
 
     def _new_protocol(self, state: State) -> ServerProtocol:
         max_size = self.state.settings.client_max_message_bytes if self.state else 4096
@@ -187,14 +195,33 @@ class FeedSocketProtocol(asyncio.Protocol):
     def send(self, events: Sequence[Event]) -> None:
         self._write(b"".join(event.ws_frame for event in events))
 
-    def push(self, event: Event) -> int:
-        # The hot path: one write of the frame built once per process, no checks the
-        # session has not made (it stops pushing once it is closing, and it is closed
-        # before the library's own close frames go out: see _flush).
+    def live(self, session: StreamSession, covered: int) -> FeedSocketProtocol:
+        """Take the session's place in the hub: this protocol is the live subscriber."""
+        self._covered = covered
+        self._limit_bytes = session.limit_bytes
+        return self
+
+    # -- the hub's subscriber, once live -----------------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        """The fan-out hot path: one write of the frame built once per process; the only
+        object per reader the hub's loop touches besides the transport. The session is
+        closed before any close frame goes out (see _flush), and closing it detaches this,
+        so ``_closing`` only guards the rest of a loop already under way."""
+        if self._closing:
+            return
+        rev = event.rev
+        if rev <= self._covered and rev != UNSEQUENCED:
+            return  # the opening covered it (a catch-up may read past the boundary)
         transport = self.transport
         assert transport is not None
         transport.write(event.ws_frame)
-        return transport.get_write_buffer_size()
+        if transport.get_write_buffer_size() > self._limit_bytes:
+            self._close(SLOW_READER.code, SLOW_READER.reason)
+
+    def close(self, code: int, reason: str) -> None:
+        """The hub's drain (and failure) call: close through the session."""
+        self._close(code, reason)
 
     def end(self, code: int, reason: str) -> None:
         """Start the closing handshake with ``code``; the peer gets one heartbeat to read

@@ -17,22 +17,27 @@ A :class:`StreamSession` owns the life of one stream, in this order of states::
   (``limit_bytes``; past it: 4008).
 - **LIVE**: hello and the catch-up (or a ``reset``), then the held events less every rev
   the catch-up covered, are handed to the sink in one ``send`` (one write on the native
-  path); from then on each delivery goes straight to the sink. Race-free: attached
-  *before* reading, deduplicated by rev, so the client gets every rev after ``since``
-  exactly once, in order.
+  path); then the sink's live subscriber (:meth:`Sink.live`) takes the session's place in
+  the hub, so each delivery goes straight to the transport side: one object per reader in
+  the fan-out loop (the native path: the socket's protocol, one ``transport.write``).
+  Race-free: attached *before* reading, deduplicated by rev, so the client gets every rev
+  after ``since`` exactly once, in order.
 - **CLOSING**: a close was asked for (slow reader, drain, client flood, overload, refusal):
   the session is detached from the hub at once, holds nothing, and has told the sink to
   end with the code; the transport may still be flushing the close.
 - **CLOSED**: the transport is gone; the admission is released. Detach, release and the
   metrics each happen exactly once, whatever state the session ended from.
 
-Slow-reader bound: :meth:`Sink.push` returns the bytes the transport still has to send;
-past ``limit_bytes`` the session closes with 4008 and the client resumes with ``since``.
+Slow-reader bound: the live subscriber checks the bytes the transport still has to send
+after each event; past ``limit_bytes`` it closes the session with 4008 and the client
+resumes with ``since``.
 The catch-up itself is bounded by count (``LIVEFEED_CATCHUP_MAX_EVENTS``), not by this.
 
 The session has no task, queue or timer of its own: a transport that writes to a socket
-directly (:mod:`app.live.native_ws`) is a sink with one ``transport.write`` per event;
-queued transports (:mod:`app.live.ws`, :mod:`app.live.sse`) use :class:`EventQueue`.
+directly (:mod:`app.live.native_ws`) is a sink that is its own live subscriber, one
+``transport.write`` per event; queued transports (:mod:`app.live.ws`,
+:mod:`app.live.sse`) use :class:`EventQueue`, whose live subscriber is a
+:class:`QueuedLive`.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from starlette.requests import HTTPConnection
 
 from app.catchup import CatchupOverloaded
 from app.events import UNSEQUENCED, hello_event, reset_event
-from app.hub import Event
+from app.hub import Event, Subscriber
 from app.hub import Hub as FeedHub
 from app.live import access
 from app.live.close_codes import (
@@ -83,7 +88,7 @@ class StreamState(enum.Enum):
     CLOSED = "closed"
 
 
-_LIVE = StreamState.LIVE  # module global: read on every delivery
+_LIVE = StreamState.LIVE  # module global: read on every queued delivery
 _OPENING = (StreamState.ADMITTING, StreamState.ATTACHED, StreamState.CATCHING_UP)
 _ENDED = (StreamState.CLOSING, StreamState.CLOSED)
 
@@ -99,8 +104,13 @@ class Sink(Protocol):
         """Hello, the catch-up (or reset) and the held events, in order, once; not counted
         against the bound (the held events are bounded by it already)."""
 
-    def push(self, event: Event) -> int:
-        """One live event; return the bytes this stream has not handed to the peer yet."""
+    def live(self, session: StreamSession, covered: int) -> Subscriber:
+        """The hub's subscriber from now on, in the session's place (called once, as the
+        session goes live, right after :meth:`send`). Its ``deliver`` must: drop any
+        sequenced rev at or below ``covered`` (the opening covered it; an unsequenced
+        event always passes), write the event, and close ``session`` with 4008 once the
+        bytes not yet handed to the peer exceed ``session.limit_bytes``; deliver nothing
+        once the session is closing. Its ``close`` closes ``session``."""
 
     def end(self, code: int, reason: str) -> None:
         """Close with ``code`` after what is already sent (non-blocking); called once."""
@@ -109,9 +119,11 @@ class Sink(Protocol):
 class Hub(Protocol):
     """The part of :class:`app.hub.Hub` a session uses."""
 
-    async def attach(self, feed: str, subscriber: StreamSession) -> int: ...
+    async def attach(self, feed: str, subscriber: Subscriber) -> int: ...
 
-    def detach(self, feed: str, subscriber: StreamSession) -> None: ...
+    def detach(self, feed: str, subscriber: Subscriber) -> None: ...
+
+    def replace(self, feed: str, old: Subscriber, new: Subscriber) -> None: ...
 
 
 class Admission(Protocol):
@@ -137,10 +149,10 @@ class StreamSession:
         "_hub",
         "_metrics",
         "_rate",
+        "_subscriber",
         "close_code",
         "close_reason",
         "feed",
-        "last_rev",
         "limit_bytes",
         "sink",
         "state",
@@ -167,7 +179,6 @@ class StreamSession:
         self.limit_bytes = limit_bytes
         self.transport = transport
         self.state = StreamState.ADMITTING
-        self.last_rev = 0
         self.close_code: int | None = None
         self.close_reason = ""
         #: Hello was handed to the sink (the stream reached LIVE).
@@ -182,6 +193,8 @@ class StreamSession:
         self._attached = False
         self._held: list[Event] | None = None  # created when an event must wait
         self._held_bytes = 0
+        #: What the hub delivers to: this session while opening, the sink's once live.
+        self._subscriber: Subscriber = self
 
     @property
     def refused(self) -> bool:
@@ -237,7 +250,7 @@ class StreamSession:
             # A provider may read past the boundary (a window fed by the same stream):
             # whatever it covered is not sent again from the held events.
             last = max(current, owed[-1].rev) if owed else current
-        # The held events (bounded by bytes, see _hold) go out in the same write: one
+        # The held events (bounded by bytes, see deliver) go out in the same write: one
         # write per opening stream, which is what a restart storm is made of.
         for event in self._held or ():
             if event.rev == UNSEQUENCED:
@@ -247,36 +260,20 @@ class StreamSession:
                 opening.append(event)
         self._held, self._held_bytes = None, 0
         self.sink.send(opening)
-        self.last_rev = last
         self.went_live = True
         self.state = StreamState.LIVE
+        # From here on the hub delivers to the sink's own subscriber, not through this
+        # session: the fan-out loop touches one object per reader (see Sink.live).
+        live = self.sink.live(self, last)
+        self._hub.replace(self.feed, self, live)
+        self._subscriber = live
 
     # -- hub side -----------------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
-        """Hub callback, in rev order: hand the event on, hold it, or drop it (ended).
-        An unsequenced event (rev 0: ``readers``) is handed on as it comes, never deduplicated
-        nor counted as a rev. The fan-out hot path: one call into the sink, nothing else."""
-        if self.state is not _LIVE:
-            self._hold(event)
-            return
-        rev = event.rev
-        if rev != UNSEQUENCED:
-            if rev <= self.last_rev:
-                return  # the catch-up covered it
-            self.last_rev = rev
-        try:
-            backlog = self.sink.push(event)
-        except Exception:
-            # The hub would detach us without the transport knowing: close instead, so
-            # the client resumes with since rather than waiting on a dead stream.
-            log.exception("live stream of %s failed to send", self.feed)
-            self.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason)
-            return
-        if backlog > self.limit_bytes:
-            self.close(SLOW_READER.code, SLOW_READER.reason)
-
-    def _hold(self, event: Event) -> None:
+        """Hub callback while the stream opens (attached, catching up), in rev order: hold
+        the event (bounded by bytes: past ``limit_bytes``, 4008) until the opening write;
+        dropped once ended. Once live the hub calls the sink's subscriber instead."""
         if self.state in _ENDED:
             return
         if self._held is None:
@@ -326,7 +323,7 @@ class StreamSession:
     def _detach(self) -> None:
         if self._attached:
             self._attached = False
-            self._hub.detach(self.feed, self)
+            self._hub.detach(self.feed, self._subscriber)
             if self._metrics is not None:
                 self._metrics.open_connections.labels(self.transport).dec()
 
@@ -353,10 +350,14 @@ class EventQueue:
         self._wakeup.set()
 
     def push(self, event: Event) -> int:
-        self._queue.append(event)
+        """Queue one event; return the bytes queued and in flight (what the bound counts)."""
         self._queued_bytes += len(event.payload)
+        self._queue.append(event)
         self._wakeup.set()
         return self._queued_bytes
+
+    def live(self, session: StreamSession, covered: int) -> Subscriber:
+        return QueuedLive(session, self.push, covered)
 
     def end(self, code: int, reason: str) -> None:
         # Free what was queued now: the writer may be stuck behind a reader that never
@@ -393,6 +394,41 @@ class EventQueue:
         self._queue.clear()
         self._in_flight = self._queued_bytes
         return batch
+
+
+class QueuedLive:
+    """The hub's subscriber for a live stream whose sink queues (:class:`EventQueue`): the
+    rev check, one ``push``, the send bound (see :meth:`Sink.live`)."""
+
+    __slots__ = ("_covered", "_push", "_session")
+
+    def __init__(self, session: StreamSession, push: Callable[[Event], int], covered: int) -> None:
+        self._session = session
+        self._push = push
+        self._covered = covered
+
+    def deliver(self, event: Event) -> None:
+        session = self._session
+        if session.state is not _LIVE:
+            return  # closing: the hub is still in the loop that detached us
+        rev = event.rev
+        if rev != UNSEQUENCED:
+            if rev <= self._covered:
+                return  # the opening covered it
+            self._covered = rev
+        try:
+            backlog = self._push(event)
+        except Exception:
+            # The hub would detach us without the transport knowing: close instead, so
+            # the client resumes with since rather than waiting on a dead stream.
+            log.exception("live stream of %s failed to send", session.feed)
+            session.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason)
+            return
+        if backlog > session.limit_bytes:
+            session.close(SLOW_READER.code, SLOW_READER.reason)
+
+    def close(self, code: int, reason: str) -> None:
+        self._session.close(code, reason)
 
 
 class AppAdmission:

@@ -296,3 +296,22 @@ async def test_catch_up_reads_and_refusals_are_exported_as_metrics(
     finally:
         metrics.bind(None)
         await hub.stop()
+
+
+async def test_replace_hands_a_subscribers_place_over_and_ignores_a_detached_one(
+    hub: Hub, store: FakeStore
+) -> None:
+    """A stream going live hands its place to its transport's subscriber: the next change
+    reaches the new one only, the reader count is unchanged, and detaching the new one
+    empties the channel. Replacing a subscriber that already left attaches nothing."""
+    opening, live, stray = Sink(), Sink(), Sink()
+    await hub.attach("f", opening)
+    hub.replace("f", opening, live)
+    assert hub.subscriber_count("f") == 1
+    await hub.publish([store.commit("f")])
+    assert (opening.revs, live.revs) == ([], [1])
+    hub.replace("f", opening, stray)  # `opening` is no longer attached
+    await hub.publish([store.commit("f")])
+    assert (live.revs, stray.revs) == ([1, 2], [])
+    hub.detach("f", live)
+    assert hub.subscriber_count("f") == 0

@@ -15,7 +15,7 @@ import pytest
 
 from app.brokers.memory import MemoryBroker
 from app.catchup import CatchupOverloaded
-from app.events import Change
+from app.events import UNSEQUENCED, Change
 from app.hub import FILL_PAGE, Event, Hub
 from app.live.close_codes import (
     CLOSE_INTERNAL_ERROR,
@@ -26,7 +26,7 @@ from app.live.close_codes import (
     CLOSE_TRY_AGAIN_LATER,
 )
 from app.live.connection import catch_up
-from app.live.session import EventQueue, StreamSession, StreamState
+from app.live.session import EventQueue, QueuedLive, StreamSession, StreamState
 from app.metrics import Metrics
 from app.store import NotFound
 
@@ -99,6 +99,9 @@ class RecordingSink:
             raise OSError("transport broke")
         self.sent.append((event.kind, event.rev))
         return self.backlog
+
+    def live(self, session: StreamSession, covered: int) -> QueuedLive:
+        return QueuedLive(session, self.push, covered)
 
     def end(self, code: int, reason: str) -> None:
         self.ends.append((code, reason))
@@ -320,6 +323,73 @@ async def test_failing_subscriber_is_closed_and_others_keep_order(
     assert gauge(metrics, "livefeed_open_connections") == 1
     broken.transport_closed()
     assert gauge(metrics, "livefeed_open_connections") == 1
+
+
+class OwnSubscriberSink(RecordingSink):
+    """A sink that is its own live subscriber, as the native WebSocket protocol is."""
+
+    session: StreamSession | None = None
+    covered = 0
+
+    def live(self, session: StreamSession, covered: int) -> Any:
+        self.session, self.covered = session, covered
+        return self
+
+    def deliver(self, event: Event) -> None:
+        if event.rev <= self.covered and event.rev != UNSEQUENCED:
+            return
+        self.sent.append((event.kind, event.rev))
+
+    def close(self, code: int, reason: str) -> None:
+        assert self.session is not None
+        self.session.close(code, reason)
+
+
+async def test_once_live_the_sinks_subscriber_takes_the_sessions_place_in_the_hub(
+    hub: GatedHub, store: GatedStore
+) -> None:
+    """The hub then calls the sink's subscriber, not the session: one object per reader in
+    the fan-out loop. It is told what the opening covered (a catch-up that read past the
+    boundary), it is what the drain closes, and it is what the session detaches."""
+    for _ in range(3):
+        store.commit()
+
+    async def reads_past_the_boundary(
+        feed: str, since: int | None, current: int
+    ) -> Sequence[Event] | None:
+        store.commit()  # rev 4: committed and read by the catch-up, not published yet
+        return [Event(rev, data) for rev, data in store.log if rev > (since or 0)]
+
+    sink = OwnSubscriberSink()
+    session = make_session(hub, store, sink, provider=reads_past_the_boundary)
+    await session.open(since=1)
+    assert session.state is StreamState.LIVE
+    assert sink.session is session and sink.covered == 4
+    assert sink.sends == [[("hello", 3), ("entry", 2), ("entry", 3), ("entry", 4)]]
+    assert hub.subscriber_count(FEED) == 1
+    await hub.publish([Change(FEED, 4, store.log[3][1])])  # the covered rev, published late
+    await hub.publish([store.commit()])
+    hub.announce_readers(FEED, 7)
+    assert sink.sent[4:] == [("entry", 5), ("readers", 0)]
+    hub.close_all(CLOSE_SERVICE_RESTART, "restart")
+    assert session.close_code == CLOSE_SERVICE_RESTART
+    assert sink.ends == [(CLOSE_SERVICE_RESTART, "restart")]
+    assert hub.subscriber_count(FEED) == 0, "the live subscriber was detached, not the session"
+
+
+async def test_closing_a_live_session_detaches_its_sinks_subscriber(
+    hub: GatedHub, store: GatedStore
+) -> None:
+    sink = OwnSubscriberSink()
+    session = make_session(hub, store, sink)
+    await session.open(since=None)
+    assert hub.subscriber_count(FEED) == 1
+    session.close(CLOSE_POLICY, "bye")
+    assert hub.subscriber_count(FEED) == 0
+    await hub.publish([store.commit()])
+    assert sink.revs == []
+    session.transport_closed()
+    assert hub.subscriber_count(FEED) == 0
 
 
 # -- states and teardown ----------------------------------------------------------------
