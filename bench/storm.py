@@ -190,9 +190,7 @@ async def run_setup(
                     http, post_base, posts, interval, t_up, "during the storm", post_errors
                 )
                 out["last_rev"] = last_rev
-                results = await asyncio.gather(
-                    *(_ask(p, f"await {last_rev} {60 + readers / 200:g}") for p in workers.procs)
-                )
+                results = await _all_holding(workers, last_rev, readers)
                 cpu_end = cpu_seconds(storm_pids)
                 if profiler is not None:
                     out["profile"] = await profiler.stop()
@@ -230,13 +228,13 @@ async def run_setup(
                 await asyncio.sleep(1.0)
                 cpu_calm = cpu_seconds(storm_pids)
                 t_calm = time.monotonic()
+                calm_errors: list[str] = []  # the storm's slowest-POST column counts its own
                 calm_rev, _, _ = await _post_series(
-                    http, post_base, posts, interval, t_calm, "after the storm", post_errors
+                    http, post_base, posts, interval, t_calm, "after the storm", calm_errors
                 )
-                calm = await asyncio.gather(
-                    *(_ask(p, f"await {calm_rev} {60 + readers / 200:g}") for p in workers.procs)
-                )
+                calm = await _all_holding(workers, calm_rev, readers)
                 out["calm_posts_cpu_s"] = cpu_seconds(storm_pids) - cpu_calm
+                out["calm_post_errors"] = calm_errors
                 out["calm_holding_last"] = sum(r["holding"] for r in calm)
                 out["calm_gaps"] = sum(r["gaps"] for r in calm) - out["gaps"]
                 out["calm_duplicates"] = sum(r["duplicates"] for r in calm) - out["duplicates"]
@@ -269,6 +267,12 @@ async def _post_series(
         last_rev, took = await _post(http, base, f"{label} {i}", errors)
         latencies.append(took)
     return last_rev, latencies, t_last_ns
+
+
+async def _all_holding(workers: Workers, rev: int, readers: int) -> list[dict[str, Any]]:
+    """Each load client's result once every reader it runs holds ``rev`` (or it gave up)."""
+    wait_s = 60 + readers / 200
+    return await asyncio.gather(*(_ask(p, f"await {rev} {wait_s:g}") for p in workers.procs))
 
 
 async def _ask(proc: asyncio.subprocess.Process, command: str) -> dict[str, Any]:

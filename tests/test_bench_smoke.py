@@ -79,5 +79,6 @@ def test_storm_smoke_every_reader_resumes_without_gap_dup_or_1011(tmp_path: Path
         # The like-for-like baseline: 5 more posts reached every reader, each once.
         assert r["calm_holding_last"] == r["readers"], name
         assert (r["calm_gaps"], r["calm_duplicates"]) == (0, 0), name
+        assert r["calm_post_errors"] == [], name
         assert r["cpu_ratio_like_for_like"] > 0, name
     assert "| sqlite | 60 |" in (tmp_path / "storm-latest-smoke.md").read_text()
