@@ -107,8 +107,7 @@ class OneHopConnection(aiosqlite.Connection):
 
     async def commit(self) -> None:
         """Commit the open transaction; no trip to the thread when there is none."""
-        self._pending_begin = None
-        if self._conn.in_transaction:
+        if self._ending_open_transaction():
             await super().commit()
 
     async def rollback(self) -> None:
@@ -120,9 +119,14 @@ class OneHopConnection(aiosqlite.Connection):
         nothing, but the trip to do nothing cost as much as a statement. ``in_transaction``
         is the same check ``sqlite3`` makes, read here on the loop: it may be read from any
         thread, and nothing runs on this connection's thread between two awaited calls."""
-        self._pending_begin = None
-        if self._conn.in_transaction:
+        if self._ending_open_transaction():
             await super().rollback()
+
+    def _ending_open_transaction(self) -> bool:
+        """A transaction ends: forget a BEGIN not sent yet (it never began), and say whether
+        one is open on the thread, the only case where ending it is worth a trip."""
+        self._pending_begin = None
+        return self._conn.in_transaction
 
 
 class OneHopCursor:
