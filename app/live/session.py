@@ -89,7 +89,6 @@ class StreamState(enum.Enum):
 
 
 _LIVE = StreamState.LIVE  # module global: read on every queued delivery
-_OPENING = (StreamState.ADMITTING, StreamState.ATTACHED, StreamState.CATCHING_UP)
 _ENDED = (StreamState.CLOSING, StreamState.CLOSED)
 
 
